@@ -1,0 +1,1 @@
+"""agentpref backends that judge images: one module per backend behind `Assessor`."""

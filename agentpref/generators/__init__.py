@@ -1,0 +1,1 @@
+"""agentpref backends that make images: one module per backend behind `Generator`."""

@@ -1,0 +1,110 @@
+"""From a profile to generator prompts, and from judgments to a better prompt.
+
+ViPer-style guidance: the liked profile becomes the positive prompt, the disliked profile
+the negative prompt. Refinement (PIGReward's prompt optimisation, without a model) raises
+the emphasis of the elements the last candidates scored lowest on; the prompt is always
+rebuilt from (subject, profile, emphasis), so refining never piles up repeated phrases.
+
+>>> from agentpref.profile import Profile, UserProfile
+>>> p = UserProfile(likes=Profile(color=["Teal", "Navy"], saturation=["Muted"]),
+...                 dislikes=Profile(color=["Crimson"]))
+>>> compose_prompt("a lighthouse", p).positive
+'a lighthouse, palette of teal and navy, muted saturation'
+>>> compose_prompt("a lighthouse", p).negative
+'crimson'
+>>> compose_prompt("a lighthouse", p, {Element.COLOR: 1}).positive
+'a lighthouse, strongly palette of teal and navy, muted saturation'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
+
+# How each element reads inside a prompt; {} is the joined terms.
+_PHRASES: dict[Element, str] = {
+    Element.ART_STYLES: "{} style",
+    Element.ARTISTIC_MEDIUM: "{}",
+    Element.COLOR: "palette of {}",
+    Element.SATURATION: "{} saturation",
+    Element.DETAIL: "{} detail",
+}
+_EMPHASIS = ("", "strongly ", "very strongly ", "above all ")
+WEAK_SCORE = 3.5  # out of 5: elements scoring below this are emphasised on refinement
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A positive and negative prompt, plus what shaped them."""
+
+    positive: str
+    negative: str
+    emphasis: dict[Element, int] = field(default_factory=dict)
+    left_out: tuple[Element, ...] = ()
+
+
+def _join(terms: list[str]) -> str:
+    terms = [t.lower() if not t.isupper() else t for t in terms]
+    return terms[0] if len(terms) == 1 else ", ".join(terms[:-1]) + " and " + terms[-1]
+
+
+def _element_phrases(profile: Profile, emphasis: Mapping[Element, int]) -> tuple[list[str], list[Element]]:
+    phrases, left_out = [], []
+    for element in ELEMENTS:
+        terms = profile.terms(element)
+        if not terms:
+            continue
+        if profile.is_uncertain(element):
+            # A guess (e.g. an art style with no metadata behind it) would steer the
+            # generator somewhere the person never asked for.
+            left_out.append(element)
+            continue
+        level = min(emphasis.get(element, 0), len(_EMPHASIS) - 1)
+        phrases.append(_EMPHASIS[level] + _PHRASES[element].format(_join(terms)))
+    return phrases, left_out
+
+
+def compose_prompt(
+    subject: str, profile: UserProfile, emphasis: Mapping[Element, int] | None = None
+) -> Prompt:
+    """Positive prompt = subject + liked elements (+ keywords); negative = disliked terms."""
+    emphasis = dict(emphasis or {})
+    liked, left_out = _element_phrases(profile.likes, emphasis)
+    positive = ", ".join([subject.strip(), *liked, *profile.likes.keywords]).strip(", ")
+    disliked = [
+        t.lower()
+        for e in ELEMENTS
+        if not profile.dislikes.is_uncertain(e)
+        for t in profile.dislikes.terms(e)
+    ]
+    negative = ", ".join(dict.fromkeys([*disliked, *profile.dislikes.keywords]))
+    return Prompt(positive=positive, negative=negative, emphasis=emphasis, left_out=tuple(left_out))
+
+
+def weak_elements(element_scores: Mapping[Element, float], threshold: float = WEAK_SCORE) -> list[Element]:
+    """Elements scoring under `threshold` (0-5 scale), weakest first."""
+    weak = [e for e, s in element_scores.items() if s < threshold]
+    return sorted(weak, key=lambda e: element_scores[e])
+
+
+def refine_emphasis(
+    emphasis: Mapping[Element, int], element_scores: Mapping[Element, float], threshold: float = WEAK_SCORE
+) -> dict[Element, int]:
+    """Raise the emphasis of every element the best candidate scored weakly on."""
+    refined = dict(emphasis)
+    for element in weak_elements(element_scores, threshold):
+        refined[element] = min(refined.get(element, 0) + 1, len(_EMPHASIS) - 1)
+    return refined
+
+
+def refine_prompt(
+    subject: str,
+    profile: UserProfile,
+    emphasis: Mapping[Element, int],
+    element_scores: Mapping[Element, float],
+    threshold: float = WEAK_SCORE,
+) -> Prompt:
+    """The next prompt: the same subject and profile, with weak elements strengthened."""
+    return compose_prompt(subject, profile, refine_emphasis(emphasis, element_scores, threshold))

@@ -1,0 +1,1 @@
+"""LangGraph graphs of agentpref, installed as `agentpref.graphs`."""

@@ -1,0 +1,1 @@
+"""Training code for agentpref judges (dataset builder, SFT, GRPO, rewards): arrives in a later issue."""
