@@ -325,3 +325,7 @@ def rank(refs: Path | None, dislikes: Path | None, images: tuple[Path, ...], ass
         return
     for place, c in enumerate(ranking.candidates, 1):
         click.echo(f"{place:>3}. {c.score:5.1f}/{ranking.max_score:.0f}  {c.label}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The CLI: each command's output, --json for scripts, and clear errors with exit codes."""
+
+import json
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+from click.testing import CliRunner
+from PIL import Image
+
+from agentpref.cli import main
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with almost no data behind it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def test_profile_json_and_tags(example_refs):
+    result = _invoke("profile", "--refs", str(example_refs), "--json")
+    assert result.exit_code == 0, result.output
+    profile = json.loads(result.stdout)
+    assert profile["likes"]["color"] and profile["dislikes"]["color"]
+    tags = _invoke("profile", "--refs", str(example_refs), "--tags")
+    assert "<visual preference profile>" in tags.stdout and '"Artistic Medium":' in tags.stdout
+
+
+def test_compare_prefers_the_image_in_the_liked_taste(example_refs, tmp_path):
+    liked = sorted((example_refs / "likes").iterdir())[0]
+    disliked = sorted((example_refs / "dislikes").iterdir())[0]
+    shutil.move(liked, tmp_path / "a.png")
+    shutil.move(disliked, tmp_path / "b.png")
+    result = _invoke("compare", "--refs", str(example_refs), str(tmp_path / "b.png"), str(tmp_path / "a.png"), "--json")
+    assert result.exit_code == 0, result.output
+    judgment = json.loads(result.stdout)
+    assert judgment["winner"] == "B" and len(judgment["scores"]) == 5
+    assert all(s["rationale_a"] and s["rationale_b"] for s in judgment["scores"])
+    human = _invoke("compare", "--refs", str(example_refs), str(tmp_path / "a.png"), str(tmp_path / "b.png"))
+    assert "winner: A" in human.stdout
+
+
+def test_rank_orders_candidates_and_skips_bad_files(example_refs, tmp_path):
+    good = [sorted((example_refs / d).iterdir())[0] for d in ("likes", "dislikes")]
+    candidates = [tmp_path / "liked.png", tmp_path / "disliked.png"]
+    for src, dst in zip(good, candidates):
+        shutil.move(src, dst)
+    (tmp_path / "notes.png").write_text("not an image")
+    result = _invoke("rank", "--refs", str(example_refs), str(candidates[1]), str(tmp_path / "notes.png"),
+                     str(candidates[0]), "--json")
+    assert result.exit_code == 0, result.output
+    ranking = json.loads(result.stdout)
+    assert [c["label"] for c in ranking["candidates"]] == ["liked.png", "disliked.png"]
+    assert "notes.png" in result.stderr
+
+
+def test_bad_reference_files_are_named_and_skipped_and_the_run_goes_on(tmp_path):
+    likes = tmp_path / "likes"
+    likes.mkdir()
+    Image.new("RGB", (64, 64), (0, 120, 120)).save(likes / "good.png")
+    png = (likes / "good.png").read_bytes()
+    (likes / "corrupt.png").write_bytes(png[: len(png) // 2])
+    (likes / "text.png").write_text("hello, I am text")
+    (likes / "empty.png").write_bytes(b"")
+    (likes / "bomb.png").write_bytes(_png_claiming(30000, 30000))
+    result = _invoke("profile", "--refs", str(likes), "--json")
+    assert result.exit_code == 0, result.output  # one good liked image, no dislikes: enough
+    for name in ("corrupt.png", "text.png", "empty.png", "bomb.png"):
+        assert name in result.stderr
+    assert "no disliked images" in result.stderr
+    assert json.loads(result.stdout)["likes"]
+
+
+def test_empty_or_missing_likes_folder_is_bad_input(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "empty", tmp_path / "missing"):
+        result = _invoke("profile", "--refs", str(folder), "--json")
+        assert result.exit_code == 2
+        error = json.loads(result.stdout.strip().splitlines()[-1])
+        assert str(folder.name) in error["error"]
+
+
+def test_compare_names_an_unusable_candidate(example_refs, tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    result = _invoke("compare", "--refs", str(example_refs), str(tmp_path / "a.png"), str(tmp_path / "a.png"))
+    assert result.exit_code == 2 and "a.png" in result.stderr and "empty" in result.stderr
+
+
+def test_generate_usage_errors_are_bad_input(example_refs, tmp_path):
+    assert _invoke("generate", "--refs", str(example_refs)).exit_code == 2  # no prompt
+    assert _invoke("generate", "--prompt", "x").exit_code == 2  # no refs
+    assert _invoke("generate", "--resume").exit_code == 2  # resume what?
+    bad_size = _invoke("generate", "--refs", str(example_refs), "--prompt", "x", "--size", "big")
+    assert bad_size.exit_code == 2 and "--size" in bad_size.stderr
+    unknown = _invoke("generate", "--refs", str(example_refs), "--prompt", "x", "--assessor", "nope://x")
+    assert unknown.exit_code == 2 and "nope" in unknown.stderr
+
+
+def test_generate_json_reports_the_run(example_refs, tmp_path):
+    out = tmp_path / "run"
+    result = _invoke("generate", "--refs", str(example_refs), "--prompt", "a lighthouse", "-n", "2",
+                     "--iterations", "1", "--size", "64x64", "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert Path(summary["report"]).is_file() and summary["best"] and len(summary["candidates"]) == 2
+    assert "does not draw the prompt's subject" in result.stderr

@@ -1,0 +1,28 @@
+"""`import agentpref` and `agentpref --help` must stay light: no torch and friends."""
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["torch", "transformers", "diffusers", "vllm", "trl", "sentence_transformers", "langgraph"]
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_import_agentpref_pulls_in_no_heavy_library():
+    loaded = _modules_after("import agentpref")
+    assert not [m for m in HEAVY if m in loaded]
+
+
+def test_cli_help_pulls_in_no_heavy_library():
+    code = (
+        "import sys\nfrom agentpref.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    loaded = _modules_after(code)
+    assert not [m for m in HEAVY if m in loaded]
+    assert "numpy" not in loaded and "PIL" not in loaded

@@ -1,0 +1,82 @@
+"""The personalisation loop end to end on the embedded backends, and its crash safety."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import agentpref
+from agentpref.errors import InputError
+from agentpref.run import RunFolder
+
+
+def test_personalize_runs_the_loop_and_leaves_a_complete_run_folder(example_refs, tmp_path):
+    steps: list[str] = []
+    result = agentpref.personalize(
+        example_refs, "a lighthouse at dawn", n=2, iterations=2, target=5.0, out=tmp_path / "run",
+        size=(96, 96), on_progress=lambda kind, p: steps.append(p.get("node", p.get("stage", ""))),
+    )
+    run = tmp_path / "run"
+    for name in ("profile.json", "judgments.jsonl", "summary.json", "report.html", "events.jsonl"):
+        assert (run / name).is_file(), name
+    record = result.record
+    assert record.finished and record.stop_reason.startswith("iteration limit")
+    assert [c.id for c in record.candidates] == ["it01-c00", "it01-c01", "it02-c00", "it02-c01"]
+    assert all((run / c.file).is_file() for c in record.candidates)
+    assert len(record.assessments) == 4 and record.best in {c.id for c in record.candidates}
+    assert result.best.path.is_file() and result.best.score == max(a.score for a in record.assessments)
+    # Iteration 2 was refined from iteration 1's weak elements and explained pairwise.
+    assert record.iterations[1].judgment is not None and not record.iterations[1].judgment.failed
+    assert record.iterations[1].emphasis, "refinement raised no element's emphasis"
+    lines = [json.loads(line) for line in (run / "judgments.jsonl").read_text().splitlines()]
+    assert [line["kind"] for line in lines].count("assessment") == 4
+    assert "predict_profile" in steps and steps.count("generate") == 4
+    html = (run / "report.html").read_text()
+    assert "Your visual preference profile" in html and record.profile.likes.color[0] in html
+
+
+def test_target_reached_stops_early(example_refs, tmp_path):
+    result = agentpref.personalize(example_refs, "x", n=1, iterations=5, target=0.0, out=tmp_path / "r", size=(64, 64))
+    assert len(result.record.iterations) == 1
+    assert result.record.stop_reason.startswith("target reached")
+
+
+def test_a_run_folder_is_never_overwritten(example_refs, tmp_path):
+    agentpref.personalize(example_refs, "x", n=1, iterations=1, out=tmp_path / "r", size=(64, 64))
+    with pytest.raises(InputError, match="already holds a run"):
+        agentpref.personalize(example_refs, "x", n=1, iterations=1, out=tmp_path / "r", size=(64, 64))
+
+
+def _generated(run: Path) -> list[str]:
+    return [e["id"] for e in RunFolder(run).events() if e["event"] == "generated"]
+
+
+@pytest.mark.slow
+def test_sigkill_during_generation_then_resume_generates_every_candidate_exactly_once(example_refs, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "agentpref.cli", "generate", "--refs", str(example_refs), "--prompt", "a harbour",
+           "-n", "6", "--iterations", "2", "--target", "5", "--size", "512x512", "--out", str(run)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_generated(run)) < 2 and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _generated(run)
+    assert 2 <= len(before) < 12, f"the kill missed the generation phase ({len(before)} generated)"
+
+    resumed = subprocess.run([*cmd[:4], "--resume", "--out", str(run), "--json"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    record = json.loads(resumed.stdout)
+    ids = [c["id"] for c in record["candidates"]]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    generated = _generated(run)
+    assert sorted(generated) == sorted(set(generated)), "a candidate was generated twice"
+    assert generated[: len(before)] == before
+    assert set(generated) | {e["id"] for e in RunFolder(run).events() if e["event"] == "reused"} == set(ids)
+    assert record["finished"]
