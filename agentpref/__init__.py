@@ -37,7 +37,24 @@ _EXPORTS = {
     "BackendError": "agentpref.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AgentprefError",
+    "BackendError",
+    "DimensionScore",
+    "Element",
+    "ImageRef",
+    "InputError",
+    "Judgment",
+    "PersonalizeResult",
+    "Profile",
+    "Ranking",
+    "References",
+    "UserProfile",
+    "load_assessor",
+    "load_generator",
+    "load_references",
+    "personalize",
+]
 
 if TYPE_CHECKING:
     from agentpref.backends import load_assessor, load_generator

@@ -46,7 +46,11 @@ GENERATORS: dict[str, Callable[..., Generator]] = {"painter": _painter}
 
 
 def split_uri(uri: str) -> tuple[str, str]:
-    """"hf:Qwen/x" -> ("hf", "Qwen/x"); "openai://h:1/v1" -> ("openai", "//h:1/v1"); "painter" -> ("painter", "")."""
+    """Split a URI at its first colon.
+
+    >>> split_uri("hf:Qwen/x"), split_uri("openai://h:1/v1"), split_uri("painter")
+    (('hf', 'Qwen/x'), ('openai', '//h:1/v1'), ('painter', ''))
+    """
     scheme, _, rest = uri.strip().partition(":")
     return scheme.lower(), rest
 
@@ -65,9 +69,11 @@ def load_assessor(uri: str | None = None, **options: Any) -> Assessor:
     >>> load_assessor("features").name
     'features'
     """
-    return _load("assessor", ASSESSORS, uri or os.environ.get("AGENTPREF_ASSESSOR") or DEFAULT_ASSESSOR, options)
+    uri = uri or os.environ.get("AGENTPREF_ASSESSOR") or DEFAULT_ASSESSOR
+    return _load("assessor", ASSESSORS, uri, options)
 
 
 def load_generator(uri: str | None = None, **options: Any) -> Generator:
     """The generator named by `uri`, else `$AGENTPREF_GENERATOR`, else the embedded `painter`."""
-    return _load("generator", GENERATORS, uri or os.environ.get("AGENTPREF_GENERATOR") or DEFAULT_GENERATOR, options)
+    uri = uri or os.environ.get("AGENTPREF_GENERATOR") or DEFAULT_GENERATOR
+    return _load("generator", GENERATORS, uri, options)

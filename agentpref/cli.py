@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ASSESSOR_HELP = "Assessor URI: 'features' (default, any CPU), later 'openai://HOST:PORT/v1?model=NAME', 'hf:MODEL'."
+ASSESSOR_HELP = "Assessor URI: 'features' (default, any CPU, no weights)."
 GENERATOR_HELP = "Generator URI: 'painter' (default, any CPU; renders style, not the subject)."
 
 
@@ -47,7 +47,8 @@ def _handle_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (AgentprefError, ValidationError) as err:
             if isinstance(err, ValidationError):  # settings built from the command line
-                err = InputError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()))
+                fields = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+                err = InputError("; ".join(fields))
             if kwargs.get("as_json"):
                 click.echo(json.dumps({"error": str(err), "exit_code": err.exit_code}))
             _stderr().print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
@@ -70,13 +71,15 @@ def _refs_options(command: F) -> F:
 
 
 def _json_option(command: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(command)
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(
+        command
+    )
 
 
 def _assessor_option(command: F) -> F:
-    return click.option("--assessor", "assessor_uri", default=None, envvar="AGENTPREF_ASSESSOR", help=ASSESSOR_HELP)(
-        command
-    )
+    return click.option(
+        "--assessor", "assessor_uri", default=None, envvar="AGENTPREF_ASSESSOR", help=ASSESSOR_HELP
+    )(command)
 
 
 def _load_refs(refs: Path | None, dislikes: Path | None) -> References:
@@ -90,7 +93,7 @@ def _load_refs(refs: Path | None, dislikes: Path | None) -> References:
     for skipped in references.skipped:
         console.print(f"[yellow]skipped[/] {skipped}", markup=True, highlight=False)
     if not references.dislikes:
-        console.print("[yellow]note:[/] no disliked images: the profile says only what is liked.", markup=True)
+        console.print("[yellow]note:[/] no disliked images: the profile says only what is liked.")
     return references
 
 
@@ -140,24 +143,47 @@ def main() -> None:
 @main.command()
 @_refs_options
 @click.option("--prompt", help="What to depict, e.g. 'a lighthouse at dawn'.")
-@click.option("-n", "n", default=4, show_default=True, type=click.IntRange(1, 64), help="Candidates per iteration.")
-@click.option("--iterations", default=3, show_default=True, type=click.IntRange(1, 50), help="At most this many rounds.")
 @click.option(
-    "--target", default=4.5, show_default=True, type=click.FloatRange(0, 5),
+    "-n", "n", default=4, show_default=True, type=click.IntRange(1, 64), help="Candidates per iteration."
+)
+@click.option(
+    "--iterations", default=3, show_default=True, type=click.IntRange(1, 50), help="At most this many rounds."
+)
+@click.option(
+    "--target",
+    default=4.5,
+    show_default=True,
+    type=click.FloatRange(0, 5),
     help="Stop early once the best candidate averages this score (0-5) per element.",
 )
 @_assessor_option
 @click.option("--generator", "generator_uri", default=None, envvar="AGENTPREF_GENERATOR", help=GENERATOR_HELP)
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default: runs/run-DATE-TIME).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Base seed; every candidate's seed is in the report.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Base seed; every candidate's seed is in the report.",
+)
 @click.option("--size", default="512x512", show_default=True, help="Image size WIDTHxHEIGHT.")
 @click.option("--resume", is_flag=True, help="Continue the killed or unfinished run in --out.")
 @_json_option
 @_handle_errors
 def generate(
-    refs: Path | None, dislikes: Path | None, prompt: str | None, n: int, iterations: int, target: float,
-    assessor_uri: str | None, generator_uri: str | None, out: Path | None, seed: int, size: str,
-    resume: bool, as_json: bool,
+    refs: Path | None,
+    dislikes: Path | None,
+    prompt: str | None,
+    n: int,
+    iterations: int,
+    target: float,
+    assessor_uri: str | None,
+    generator_uri: str | None,
+    out: Path | None,
+    seed: int,
+    size: str,
+    resume: bool,
+    as_json: bool,
 ) -> None:
     """Predict the profile, then generate -> assess -> refine until the taste is met.
 
@@ -200,19 +226,26 @@ def generate(
         generator=load_generator(generator_uri) if generator_uri else None,
     )
     if (generator_uri or DEFAULT_GENERATOR).startswith("painter") and not resume:
-        console.print("[dim]note: the painter renders your taste's palette, saturation, detail and medium;"
-                      " it does not draw the prompt's subject. Use a diffusers generator for that.[/]")
+        console.print(
+            "[dim]note: the painter renders your taste's palette, saturation, detail and medium;"
+            " it does not draw the prompt's subject. Use a diffusers generator for that.[/]"
+        )
     record = run(settings, out=out, resume=resume, context=context, on_progress=_progress_printer(console))
     if as_json:
-        click.echo(json.dumps({"run_dir": str(out), "report": str(out / "report.html"),
-                               **record.model_dump(mode="json")}))
+        click.echo(
+            json.dumps(
+                {"run_dir": str(out), "report": str(out / "report.html"), **record.model_dump(mode="json")}
+            )
+        )
         return
     if record.profile:
         _print_profile(record.profile)
     best = record.assessment(record.best) if record.best else None
     if best:
-        console.print(f"best: [bold]{out / record.candidate(best.candidate_id).file}[/] "
-                      f"score {best.score:.1f}/{best.max_score:.0f} ({record.stop_reason})")
+        console.print(
+            f"best: [bold]{out / record.candidate(best.candidate_id).file}[/] "
+            f"score {best.score:.1f}/{best.max_score:.0f} ({record.stop_reason})"
+        )
     console.print(f"report: [bold]{out / 'report.html'}[/]")
 
 
@@ -230,7 +263,9 @@ def _parse_size(size: str) -> tuple[int, int]:
 
 def _progress_printer(console: Console) -> Callable[[str, dict[str, Any]], None]:
     labels = {
-        "predict_profile": "profile predicted", "compose_prompt": "prompt composed", "refine": "prompt refined",
+        "predict_profile": "profile predicted",
+        "compose_prompt": "prompt composed",
+        "refine": "prompt refined",
         "finish": "finished",
     }
 
@@ -238,10 +273,14 @@ def _progress_printer(console: Console) -> Callable[[str, dict[str, Any]], None]
         if kind == "node" and payload["node"] in labels:
             console.print(f"[green]✓[/] {labels[payload['node']]}")
         elif kind == "progress" and payload.get("stage") == "generate":
-            console.print(f"  generated {payload['candidate']} ({payload['done']}/{payload['total']})", highlight=False)
+            done = f"{payload['done']}/{payload['total']}"
+            console.print(f"  generated {payload['candidate']} ({done})", highlight=False)
         elif kind == "progress" and payload.get("stage") == "assess":
-            console.print(f"[green]✓[/] iteration {payload['iteration']} assessed: best {payload['best']} "
-                          f"score {payload['score']:.1f}", highlight=False)
+            console.print(
+                f"[green]✓[/] iteration {payload['iteration']} assessed: best {payload['best']} "
+                f"score {payload['score']:.1f}",
+                highlight=False,
+            )
 
     return show
 
@@ -252,7 +291,9 @@ def _progress_printer(console: Console) -> Callable[[str, dict[str, Any]], None]
 @click.option("--tags", is_flag=True, help="Print PreferThinker's tag text instead of a table.")
 @_json_option
 @_handle_errors
-def profile(refs: Path | None, dislikes: Path | None, assessor_uri: str | None, tags: bool, as_json: bool) -> None:
+def profile(
+    refs: Path | None, dislikes: Path | None, assessor_uri: str | None, tags: bool, as_json: bool
+) -> None:
     """Predict the visual preference profile from liked (and disliked) images."""
     from agentpref.backends import load_assessor
 
@@ -273,7 +314,9 @@ def profile(refs: Path | None, dislikes: Path | None, assessor_uri: str | None, 
 @_assessor_option
 @_json_option
 @_handle_errors
-def compare(refs: Path | None, dislikes: Path | None, a: Path, b: Path, assessor_uri: str | None, as_json: bool) -> None:
+def compare(
+    refs: Path | None, dislikes: Path | None, a: Path, b: Path, assessor_uri: str | None, as_json: bool
+) -> None:
     """Judge which of two images, A or B, suits the person's taste, element by element."""
     from agentpref.backends import load_assessor
     from agentpref.images import ImageRef
@@ -290,7 +333,8 @@ def compare(refs: Path | None, dislikes: Path | None, a: Path, b: Path, assessor
     for column in ("Element", "A", "B"):
         table.add_column(column)
     for s in judgment.scores:
-        table.add_row(s.element.value, f"{s.score_a:.1f}  {s.rationale_a}", f"{s.score_b:.1f}  {s.rationale_b}")
+        a_text, b_text = f"{s.score_a:.1f}  {s.rationale_a}", f"{s.score_b:.1f}  {s.rationale_b}"
+        table.add_row(s.element.value, a_text, b_text)
     table.add_row("Total", f"{judgment.total_a}", f"{judgment.total_b}")
     console = _stderr()
     console.print(table)
@@ -305,8 +349,13 @@ def compare(refs: Path | None, dislikes: Path | None, a: Path, b: Path, assessor
 @_assessor_option
 @_json_option
 @_handle_errors
-def rank(refs: Path | None, dislikes: Path | None, images: tuple[Path, ...], assessor_uri: str | None,
-         as_json: bool) -> None:
+def rank(
+    refs: Path | None,
+    dislikes: Path | None,
+    images: tuple[Path, ...],
+    assessor_uri: str | None,
+    as_json: bool,
+) -> None:
     """Order IMAGES from best to worst for the person's taste."""
     from agentpref.errors import InputError
     from agentpref.images import load_images

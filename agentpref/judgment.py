@@ -65,7 +65,9 @@ class Judgment(BaseModel):
         return self.total_b - self.total_a
 
     @classmethod
-    def failure(cls, error: str, raw_text: str | None = None, *, a: str = "A", b: str = "B", assessor: str = "") -> Judgment:
+    def failure(
+        cls, error: str, raw_text: str | None = None, *, a: str = "A", b: str = "B", assessor: str = ""
+    ) -> Judgment:
         return cls(a=a, b=b, failed=True, error=error, raw_text=raw_text, assessor=assessor)
 
 

@@ -74,10 +74,7 @@ def compose_prompt(
     liked, left_out = _element_phrases(profile.likes, emphasis)
     positive = ", ".join([subject.strip(), *liked, *profile.likes.keywords]).strip(", ")
     disliked = [
-        t.lower()
-        for e in ELEMENTS
-        if not profile.dislikes.is_uncertain(e)
-        for t in profile.dislikes.terms(e)
+        t.lower() for e in ELEMENTS if not profile.dislikes.is_uncertain(e) for t in profile.dislikes.terms(e)
     ]
     negative = ", ".join(dict.fromkeys([*disliked, *profile.dislikes.keywords]))
     return Prompt(positive=positive, negative=negative, emphasis=emphasis, left_out=tuple(left_out))

@@ -21,11 +21,14 @@ _CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{margin-top:2rem;border-bottom:1px solid #ddd}
 .muted{color:#777} .warn{background:#fff4e5;border-left:4px solid #f0a030;padding:.4rem .8rem}
-table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #eee;padding:.35rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #eee;padding:.35rem;text-align:left;vertical-align:top}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:1rem}
 .card{border:1px solid #ddd;border-radius:8px;padding:.7rem} .card.best{border:2px solid #2a8a4a}
-.card img{width:100%;border-radius:4px} .refs img{width:96px;height:96px;object-fit:cover;border-radius:4px;margin:2px}
-.bar{background:#eee;border-radius:3px;height:8px;margin:2px 0 6px} .bar span{display:block;height:8px;border-radius:3px;background:#3b7dd8}
+.card img{width:100%;border-radius:4px}
+.refs img{width:96px;height:96px;object-fit:cover;border-radius:4px;margin:2px}
+.bar{background:#eee;border-radius:3px;height:8px;margin:2px 0 6px}
+.bar span{display:block;height:8px;border-radius:3px;background:#3b7dd8}
 .small{font-size:.85rem} code{background:#f4f4f4;padding:0 .2rem;border-radius:3px;word-break:break-word}
 .uncertain{color:#a06000}
 """
@@ -44,7 +47,7 @@ def _terms(profile: Profile, element_index: int) -> str:
     parts = [terms]
     if element in profile.confidence:
         cls = ' class="uncertain"' if profile.is_uncertain(element) else ""
-        parts.append(f'<span{cls}>confidence {profile.confidence[element]:.2f}</span>')
+        parts.append(f"<span{cls}>confidence {profile.confidence[element]:.2f}</span>")
     if element in profile.evidence:
         parts.append(f'<span class="muted small">{escape(profile.evidence[element])}</span>')
     return "<br>".join(parts)
@@ -130,7 +133,9 @@ def _history(record: RunRecord) -> str:
     items = []
     for it in record.iterations:
         emphasis = ", ".join(f"{escape(e.value)} +{level}" for e, level in it.emphasis.items() if level)
-        best = f"best <code>{escape(it.best_candidate)}</code> {it.best_score:.1f}" if it.best_candidate else "pending"
+        best = "pending"
+        if it.best_candidate:
+            best = f"best <code>{escape(it.best_candidate)}</code> {it.best_score:.1f}"
         items.append(
             f"<h3>Iteration {it.iteration}</h3><p>Prompt: <code>{escape(it.prompt)}</code><br>"
             f"Negative: <code>{escape(it.negative_prompt) or '—'}</code><br>"
@@ -147,7 +152,8 @@ def render_report(folder: RunFolder, record: RunRecord) -> str:
     notes = sorted({n for c in record.candidates for n in c.notes})
     cards_by_iteration = []
     for it in record.iterations:
-        cards = "".join(_candidate_card(folder, record, c) for c in record.candidates if c.iteration == it.iteration)
+        round_candidates = [c for c in record.candidates if c.iteration == it.iteration]
+        cards = "".join(_candidate_card(folder, record, c) for c in round_candidates)
         if cards:
             cards_by_iteration.append(f'<h3>Iteration {it.iteration}</h3><div class="grid">{cards}</div>')
     return (

@@ -71,7 +71,9 @@ class IterationRecord(BaseModel):
     emphasis: dict[Element, int] = Field(default_factory=dict)
     best_candidate: str | None = None
     best_score: float | None = None
-    judgment: Judgment | None = Field(None, description="this round's best (B) against the best before it (A)")
+    judgment: Judgment | None = Field(
+        None, description="this round's best (B) against the best before it (A)"
+    )
 
 
 class ReferenceInfo(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, Literal
 
+from agentpref.graphs.state import Context, PersonalizeState
 from langgraph.runtime import Runtime
 
 from agentpref.assessors.base import Assessor
@@ -23,8 +24,15 @@ from agentpref.profile import ELEMENTS
 from agentpref.prompting import compose_prompt as compose
 from agentpref.prompting import refine_prompt
 from agentpref.report import write_report
-from agentpref.run import Assessment, Candidate, IterationRecord, ReferenceInfo, RunFolder, RunRecord, candidate_id
-from agentpref.graphs.state import Context, PersonalizeState
+from agentpref.run import (
+    Assessment,
+    Candidate,
+    IterationRecord,
+    ReferenceInfo,
+    RunFolder,
+    RunRecord,
+    candidate_id,
+)
 
 # Seeds of iteration k are seed + k * SEED_STRIDE + index: reproducible one by one.
 SEED_STRIDE = 1000
@@ -47,7 +55,9 @@ def _assessor(runtime: Runtime[Context] | None, record: RunRecord) -> Assessor:
 
 def _generator(runtime: Runtime[Context] | None, record: RunRecord) -> Generator:
     ctx = runtime.context if runtime is not None else None
-    return ctx.generator if ctx is not None and ctx.generator is not None else _generator_for(record.generator)
+    return (
+        ctx.generator if ctx is not None and ctx.generator is not None else _generator_for(record.generator)
+    )
 
 
 def _emit(runtime: Runtime[Context] | None, **payload: Any) -> None:
@@ -89,7 +99,9 @@ def predict_profile(state: PersonalizeState, runtime: Runtime[Context]) -> dict[
     refs, warnings = _references(state)
     record.warnings = list(dict.fromkeys([*record.warnings, *warnings]))
     record.references = [
-        ReferenceInfo(label=r.label, path=str(r.path) if r.path else None, sha256=r.sha256, liked=liked, prompt=r.prompt)
+        ReferenceInfo(
+            label=r.label, path=str(r.path) if r.path else None, sha256=r.sha256, liked=liked, prompt=r.prompt
+        )
         for liked, group in ((True, refs.likes), (False, refs.dislikes))
         for r in group
     ]
@@ -102,7 +114,9 @@ def compose_prompt(state: PersonalizeState) -> dict[str, Any]:
     record = _record(state)
     assert record.profile is not None  # predict_profile ran before
     prompt = compose(record.subject, record.profile)
-    record.iterations = [IterationRecord(iteration=1, prompt=prompt.positive, negative_prompt=prompt.negative)]
+    record.iterations = [
+        IterationRecord(iteration=1, prompt=prompt.positive, negative_prompt=prompt.negative)
+    ]
     return {"record": record.model_dump(mode="json")}
 
 
@@ -157,7 +171,7 @@ def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]
     fresh = [c for c in record.candidates if c.iteration == current.iteration]
     images = [ImageRef.from_path(folder.root / c.file) for c in fresh]
     ranking = assessor.rank(refs, images)
-    by_label = {img.label: c for img, c in zip(images, fresh)}
+    by_label = {img.label: c for img, c in zip(images, fresh, strict=True)}
     record.assessments = [a for a in record.assessments if a.iteration != current.iteration]
     for ranked in ranking.candidates:
         candidate = by_label[ranked.label]
@@ -178,7 +192,9 @@ def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]
         # Explain, in the assessor's own pairwise terms, how this round's best compares.
         old = record.candidate(previous_best)
         current.judgment = assessor.compare(
-            refs, ImageRef.from_path(folder.root / old.file), ImageRef.from_path(folder.root / round_best.file)
+            refs,
+            ImageRef.from_path(folder.root / old.file),
+            ImageRef.from_path(folder.root / round_best.file),
         ).model_copy(update={"a": old.id, "b": round_best.id})
     best = max(record.assessments, key=lambda a: a.score / a.max_score)
     record.best = best.candidate_id

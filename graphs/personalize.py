@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentpref.graphs import nodes
+from agentpref.graphs.state import Context, PersonalizeState, RunSettings
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from agentpref.assessors.base import Assessor
 from agentpref.errors import InputError
 from agentpref.generators.base import Generator
-from agentpref.graphs import nodes
-from agentpref.graphs.state import Context, PersonalizeState, RunSettings
 from agentpref.images import References, load_references
 from agentpref.profile import UserProfile
 from agentpref.run import RunFolder, RunRecord
@@ -81,7 +81,9 @@ def run(
         if settings is None:
             raise InputError("a new run needs settings (refs, prompt, ...)")
         if folder.has_run():
-            raise InputError(f"{folder.root} already holds a run: pass --resume to continue it, or choose another --out")
+            raise InputError(
+                f"{folder.root} already holds a run: pass --resume to continue it, or choose another --out"
+            )
     folder.root.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(folder.checkpoints, check_same_thread=False)) as conn:
         app = build_graph().compile(checkpointer=SqliteSaver(conn))
@@ -141,7 +143,9 @@ class PersonalizeResult:
         pictures = []
         for c in self.record.candidates:
             assessment = self.record.assessment(c.id)
-            pictures.append(Picture(c.id, self.run_dir / c.file, assessment.score if assessment else None, c.seed))
+            pictures.append(
+                Picture(c.id, self.run_dir / c.file, assessment.score if assessment else None, c.seed)
+            )
         return sorted(pictures, key=lambda p: -(p.score or 0.0))
 
     @property

@@ -23,7 +23,12 @@ def _png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_profile_json_and_tags(example_refs):
@@ -40,7 +45,9 @@ def test_compare_prefers_the_image_in_the_liked_taste(example_refs, tmp_path):
     disliked = sorted((example_refs / "dislikes").iterdir())[0]
     shutil.move(liked, tmp_path / "a.png")
     shutil.move(disliked, tmp_path / "b.png")
-    result = _invoke("compare", "--refs", str(example_refs), str(tmp_path / "b.png"), str(tmp_path / "a.png"), "--json")
+    result = _invoke(
+        "compare", "--refs", str(example_refs), str(tmp_path / "b.png"), str(tmp_path / "a.png"), "--json"
+    )
     assert result.exit_code == 0, result.output
     judgment = json.loads(result.stdout)
     assert judgment["winner"] == "B" and len(judgment["scores"]) == 5
@@ -52,11 +59,18 @@ def test_compare_prefers_the_image_in_the_liked_taste(example_refs, tmp_path):
 def test_rank_orders_candidates_and_skips_bad_files(example_refs, tmp_path):
     good = [sorted((example_refs / d).iterdir())[0] for d in ("likes", "dislikes")]
     candidates = [tmp_path / "liked.png", tmp_path / "disliked.png"]
-    for src, dst in zip(good, candidates):
+    for src, dst in zip(good, candidates, strict=True):
         shutil.move(src, dst)
     (tmp_path / "notes.png").write_text("not an image")
-    result = _invoke("rank", "--refs", str(example_refs), str(candidates[1]), str(tmp_path / "notes.png"),
-                     str(candidates[0]), "--json")
+    result = _invoke(
+        "rank",
+        "--refs",
+        str(example_refs),
+        str(candidates[1]),
+        str(tmp_path / "notes.png"),
+        str(candidates[0]),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     ranking = json.loads(result.stdout)
     assert [c["label"] for c in ranking["candidates"]] == ["liked.png", "disliked.png"]
@@ -107,8 +121,22 @@ def test_generate_usage_errors_are_bad_input(example_refs, tmp_path):
 
 def test_generate_json_reports_the_run(example_refs, tmp_path):
     out = tmp_path / "run"
-    result = _invoke("generate", "--refs", str(example_refs), "--prompt", "a lighthouse", "-n", "2",
-                     "--iterations", "1", "--size", "64x64", "--out", str(out), "--json")
+    result = _invoke(
+        "generate",
+        "--refs",
+        str(example_refs),
+        "--prompt",
+        "a lighthouse",
+        "-n",
+        "2",
+        "--iterations",
+        "1",
+        "--size",
+        "64x64",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert Path(summary["report"]).is_file() and summary["best"] and len(summary["candidates"]) == 2

@@ -20,8 +20,7 @@ def test_import_agentpref_pulls_in_no_heavy_library():
 
 def test_cli_help_pulls_in_no_heavy_library():
     code = (
-        "import sys\nfrom agentpref.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+        "import sys\nfrom agentpref.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
     )
     loaded = _modules_after(code)
     assert not [m for m in HEAVY if m in loaded]

@@ -18,8 +18,14 @@ from agentpref.run import RunFolder
 def test_personalize_runs_the_loop_and_leaves_a_complete_run_folder(example_refs, tmp_path):
     steps: list[str] = []
     result = agentpref.personalize(
-        example_refs, "a lighthouse at dawn", n=2, iterations=2, target=5.0, out=tmp_path / "run",
-        size=(96, 96), on_progress=lambda kind, p: steps.append(p.get("node", p.get("stage", ""))),
+        example_refs,
+        "a lighthouse at dawn",
+        n=2,
+        iterations=2,
+        target=5.0,
+        out=tmp_path / "run",
+        size=(96, 96),
+        on_progress=lambda kind, p: steps.append(p.get("node", p.get("stage", ""))),
     )
     run = tmp_path / "run"
     for name in ("profile.json", "judgments.jsonl", "summary.json", "report.html", "events.jsonl"):
@@ -41,7 +47,9 @@ def test_personalize_runs_the_loop_and_leaves_a_complete_run_folder(example_refs
 
 
 def test_target_reached_stops_early(example_refs, tmp_path):
-    result = agentpref.personalize(example_refs, "x", n=1, iterations=5, target=0.0, out=tmp_path / "r", size=(64, 64))
+    result = agentpref.personalize(
+        example_refs, "x", n=1, iterations=5, target=0.0, out=tmp_path / "r", size=(64, 64)
+    )
     assert len(result.record.iterations) == 1
     assert result.record.stop_reason.startswith("target reached")
 
@@ -59,8 +67,26 @@ def _generated(run: Path) -> list[str]:
 @pytest.mark.slow
 def test_sigkill_during_generation_then_resume_generates_every_candidate_exactly_once(example_refs, tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "agentpref.cli", "generate", "--refs", str(example_refs), "--prompt", "a harbour",
-           "-n", "6", "--iterations", "2", "--target", "5", "--size", "512x512", "--out", str(run)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agentpref.cli",
+        "generate",
+        "--refs",
+        str(example_refs),
+        "--prompt",
+        "a harbour",
+        "-n",
+        "6",
+        "--iterations",
+        "2",
+        "--target",
+        "5",
+        "--size",
+        "512x512",
+        "--out",
+        str(run),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(_generated(run)) < 2 and proc.poll() is None:
@@ -70,7 +96,9 @@ def test_sigkill_during_generation_then_resume_generates_every_candidate_exactly
     before = _generated(run)
     assert 2 <= len(before) < 12, f"the kill missed the generation phase ({len(before)} generated)"
 
-    resumed = subprocess.run([*cmd[:4], "--resume", "--out", str(run), "--json"], capture_output=True, text=True)
+    resumed = subprocess.run(
+        [*cmd[:4], "--resume", "--out", str(run), "--json"], capture_output=True, text=True
+    )
     assert resumed.returncode == 0, resumed.stderr
     record = json.loads(resumed.stdout)
     ids = [c["id"] for c in record["candidates"]]
@@ -80,3 +108,17 @@ def test_sigkill_during_generation_then_resume_generates_every_candidate_exactly
     assert generated[: len(before)] == before
     assert set(generated) | {e["id"] for e in RunFolder(run).events() if e["event"] == "reused"} == set(ids)
     assert record["finished"]
+
+
+def test_langgraph_json_points_at_a_compiled_graph_with_the_loop_nodes():
+    """What `langgraph dev` does: load the file named in langgraph.json and take `graph`."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    config = json.loads((root / "langgraph.json").read_text())
+    file, _, attr = config["graphs"]["personalize"].partition(":")
+    spec = importlib.util.spec_from_file_location("personalize_from_file", root / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    graph = getattr(module, attr)
+    assert {"predict_profile", "compose_prompt", "generate", "assess", "refine", "finish"} <= set(graph.nodes)

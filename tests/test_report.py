@@ -17,29 +17,67 @@ def _record(tmp_path) -> tuple[RunFolder, RunRecord]:
     ref = tmp_path / "ref.png"
     Image.new("RGB", (32, 32), (10, 20, 30)).save(ref)
     candidate = Candidate(
-        id="it01-c00", iteration=1, index=0, file="images/it01-c00.png", sha256="0" * 64, seed=1000,
-        prompt=EVIL, generator="painter", notes=[f"note {EVIL}"],
+        id="it01-c00",
+        iteration=1,
+        index=0,
+        file="images/it01-c00.png",
+        sha256="0" * 64,
+        seed=1000,
+        prompt=EVIL,
+        generator="painter",
+        notes=[f"note {EVIL}"],
     )
     record = RunRecord(
-        subject=f"lighthouse {EVIL}", assessor="features", generator="painter", n=1, max_iterations=1,
-        target=4.5, seed=0, size=(32, 32),
-        references=[ReferenceInfo(label=f"a{EVIL}.png", path=str(ref), sha256="1" * 64, liked=True, prompt=EVIL)],
+        subject=f"lighthouse {EVIL}",
+        assessor="features",
+        generator="painter",
+        n=1,
+        max_iterations=1,
+        target=4.5,
+        seed=0,
+        size=(32, 32),
+        references=[
+            ReferenceInfo(label=f"a{EVIL}.png", path=str(ref), sha256="1" * 64, liked=True, prompt=EVIL)
+        ],
         warnings=[f"skipped reference {EVIL}"],
         profile=UserProfile(
-            likes=Profile(color=["Teal", EVIL], confidence={Element.COLOR: 0.9}, evidence={Element.COLOR: EVIL}),
+            likes=Profile(
+                color=["Teal", EVIL], confidence={Element.COLOR: 0.9}, evidence={Element.COLOR: EVIL}
+            ),
             dislikes=Profile(saturation=["Intense"]),
         ),
         candidates=[candidate],
-        assessments=[Assessment(
-            candidate_id="it01-c00", iteration=1, score=20.0, max_score=25.0,
-            element_scores={Element.COLOR: 4.5}, rationale={Element.COLOR: f"teal matches {EVIL}"},
-        )],
-        iterations=[IterationRecord(
-            iteration=1, prompt=EVIL, negative_prompt=EVIL, best_candidate="it01-c00", best_score=20.0,
-            judgment=Judgment(scores=[DimensionScore(element=Element.COLOR, score_a=1, score_b=4,
-                                                     rationale_a=EVIL, rationale_b="ok")],
-                              total_a=1, total_b=4, winner="B", summary=EVIL, issues=[EVIL]),
-        )],
+        assessments=[
+            Assessment(
+                candidate_id="it01-c00",
+                iteration=1,
+                score=20.0,
+                max_score=25.0,
+                element_scores={Element.COLOR: 4.5},
+                rationale={Element.COLOR: f"teal matches {EVIL}"},
+            )
+        ],
+        iterations=[
+            IterationRecord(
+                iteration=1,
+                prompt=EVIL,
+                negative_prompt=EVIL,
+                best_candidate="it01-c00",
+                best_score=20.0,
+                judgment=Judgment(
+                    scores=[
+                        DimensionScore(
+                            element=Element.COLOR, score_a=1, score_b=4, rationale_a=EVIL, rationale_b="ok"
+                        )
+                    ],
+                    total_a=1,
+                    total_b=4,
+                    winner="B",
+                    summary=EVIL,
+                    issues=[EVIL],
+                ),
+            )
+        ],
         best="it01-c00",
     )
     return folder, record
