@@ -21,16 +21,16 @@ from PIL import Image, ImageOps
 from pydantic import BaseModel
 
 from agentpref.errors import ImageError, InputError
-from agentpref.image_metadata import (
+from agentpref.image_decode import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     decode_image,
     fit_pixels,
     max_pixels_limit,
-    read_sidecar,
     to_rgb,
     too_many_pixels,
 )
+from agentpref.image_metadata import read_sidecar
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 DEFAULT_MODEL_PIXELS = 1024 * 1024
