@@ -66,9 +66,13 @@ ELEMENTS: tuple[Element, ...] = tuple(Element)
 
 
 def _split_terms(value: str) -> list[str]:
-    """"Teal, Navy; Pastel" -> ["Teal", "Navy", "Pastel"] (empty parts dropped)."""
-    parts = re.split(r"\s*[,;/]\s*|\s+(?:and|&)\s+", value.strip().strip('"').strip())
-    return [p.strip().strip('"').strip() for p in parts if p.strip().strip('"').strip()]
+    """Split a value: 'Teal, Navy; Pastel.' -> ["Teal", "Navy", "Pastel"] (empties, end periods dropped).
+
+    "and"/"&" do not split: terms such as "Pen and Ink" or "Arts and Crafts" must survive.
+    """
+    parts = re.split(r"\s*[,;/]\s*", value.strip().strip('"').strip())
+    cleaned = (p.strip().strip('"').strip().rstrip(".").strip() for p in parts)
+    return [p for p in cleaned if p]
 
 
 class Profile(BaseModel):
@@ -118,9 +122,16 @@ class Profile(BaseModel):
         """
         text = body.replace("\u201c", '"').replace("\u201d", '"').replace("{", "").replace("}", "")
         found: dict[Element, list[str]] = {}
-        key_pattern = re.compile(r'"?\s*([A-Za-z][A-Za-z _-]{1,30}?)\s*"?\s*[:=]', re.MULTILINE)
-        matches = [m for m in key_pattern.finditer(text) if _is_element_key(m.group(1))]
+        # A key starts the body, a line (after a bullet or number) or a comma-separated item; any key ends
+        # the previous value (known or not), so an unknown key's value is dropped, not absorbed.
+        key_pattern = re.compile(
+            r"(?:^|[\n,])\s*(?:[-*\u2022]+\s*)?(?:\d+[.)]\s*)?"  # start, bullet, number
+            r'(?:["*]+\s*)?([A-Za-z][A-Za-z _-]{1,30}?)[\s"*]*[:=]'  # "key": / **key**:
+        )
+        matches = list(key_pattern.finditer(text))
         for i, match in enumerate(matches):
+            if not _is_element_key(match.group(1)):
+                continue
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             value = text[match.end() : end].strip().rstrip(",").strip()
             element = Element.parse(match.group(1))
@@ -175,8 +186,11 @@ class UserProfile(BaseModel):
 
 
 def _tag_content(text: str, tag: str) -> str | None:
-    """Content of `<tag>...</tag>`, case- and space-insensitive; an unclosed tag runs to the next tag."""
-    name = r"\s*".join(re.escape(w) for w in tag.split())
+    """Content of `<tag>...</tag>`, case- and space-insensitive; an unclosed tag runs to the next tag.
+
+    Words may be joined by spaces, "_" or "-" ("visual_non_preference_profile").
+    """
+    name = r"[\s_-]*".join(re.escape(w) for w in re.split(r"[\s_-]+", tag.strip()))
     opened = re.search(rf"<\s*{name}\s*>", text, re.IGNORECASE)
     if not opened:
         return None
