@@ -6,11 +6,13 @@ working directory:
 
     python examples/sdk_quickstart.py
 
-It writes one run folder, examples/runs/quickstart/, with the candidates and an HTML report.
+Each run writes a new folder under examples/runs/ with the candidates and an HTML report.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import agentpref
@@ -19,7 +21,9 @@ HERE = Path(__file__).resolve().parent
 PROMPT = "a lighthouse at dawn"
 
 
-def main() -> None:
+def main(out: Path | None = None) -> Path:
+    """Run the tour; `out` is the run folder (default: a new one under examples/runs/)."""
+    out = out or HERE / "runs" / time.strftime("quickstart-%Y%m%d-%H%M%S")
     # 1. Predict the person's visual preference profile from what they liked and disliked.
     judge = agentpref.load_assessor("features")
     refs = agentpref.load_references(HERE / "likes", HERE / "dislikes")
@@ -37,11 +41,12 @@ def main() -> None:
     print(f"winner: {judgment.winner}  (totals {judgment.total_a} vs {judgment.total_b})")
 
     # 3. The whole loop: profile -> prompt -> generate -> assess -> refine, with a report.
-    result = agentpref.personalize(refs, PROMPT, n=3, iterations=2, out=HERE / "runs" / "quickstart")
+    result = agentpref.personalize(refs, PROMPT, n=3, iterations=2, out=out)
     print("\n== personalise")
     print(f"best candidate: {result.best.path}")
     print(f"report:         {result.report_path}")
+    return result.report_path
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)

@@ -155,3 +155,13 @@ def test_images_within_a_set_are_not_near_duplicates() -> None:
             for j in range(i + 1, len(images)):
                 diff = float(np.abs(images[i] - images[j]).mean())
                 assert diff > 0.03, f"{folder} images {i} and {j} differ by only {diff:.3f}"
+
+
+def test_sdk_quickstart_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("sdk_quickstart", EXAMPLES / "sdk_quickstart.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    report = module.main(tmp_path / "run")
+    assert report.is_file()
+    printed = capsys.readouterr().out
+    assert "<visual preference profile>" in printed and "winner:" in printed
