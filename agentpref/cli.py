@@ -230,7 +230,8 @@ def generate(
             "[dim]note: the painter renders your taste's palette, saturation, detail and medium;"
             " it does not draw the prompt's subject. Use a diffusers generator for that.[/]"
         )
-    record = run(settings, out=out, resume=resume, context=context, on_progress=_progress_printer(console))
+    with _RunProgress(console) as progress:
+        record = run(settings, out=out, resume=resume, context=context, on_progress=progress)
     if as_json:
         click.echo(
             json.dumps(
@@ -261,28 +262,48 @@ def _parse_size(size: str) -> tuple[int, int]:
     return w, h
 
 
-def _progress_printer(console: Console) -> Callable[[str, dict[str, Any]], None]:
-    labels = {
-        "predict_profile": "profile predicted",
-        "compose_prompt": "prompt composed",
-        "refine": "prompt refined",
-        "finish": "finished",
-    }
+_STEPS = {
+    "predict_profile": "profile predicted",
+    "compose_prompt": "prompt composed",
+    "refine": "prompt refined",
+    "finish": "finished",
+}
 
-    def show(kind: str, payload: dict[str, Any]) -> None:
-        if kind == "node" and payload["node"] in labels:
-            console.print(f"[green]✓[/] {labels[payload['node']]}")
+
+class _RunProgress:
+    """Progress of a run on stderr: a bar per iteration's generation, a line per finished step."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=False,
+        )  # fmt: skip
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> _RunProgress:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.stop()
+
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "node" and payload["node"] in _STEPS:
+            self.bars.console.print(f"[green]✓[/] {_STEPS[payload['node']]}")
         elif kind == "progress" and payload.get("stage") == "generate":
-            done = f"{payload['done']}/{payload['total']}"
-            console.print(f"  generated {payload['candidate']} ({done})", highlight=False)
+            iteration = payload["candidate"].split("-")[0]
+            if iteration not in self.tasks:
+                self.tasks[iteration] = self.bars.add_task(f"generating {iteration}", total=payload["total"])
+            self.bars.update(self.tasks[iteration], completed=payload["done"])
         elif kind == "progress" and payload.get("stage") == "assess":
-            console.print(
+            self.bars.console.print(
                 f"[green]✓[/] iteration {payload['iteration']} assessed: best {payload['best']} "
                 f"score {payload['score']:.1f}",
                 highlight=False,
             )
-
-    return show
 
 
 @main.command()
