@@ -1,0 +1,217 @@
+"""The painter generator: determinism, and the agreement contract with the features measurements."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agentpref.assessors.measure import measure
+from agentpref.errors import InputError
+from agentpref.generators.base import Generator
+from agentpref.generators.painter import SUBJECT_NOTE, PainterGenerator
+from agentpref.generators.painter_terms import find_terms
+from agentpref.profile import Element, Profile, UserProfile
+from agentpref.vocabulary import load_vocabulary, srgb_to_lab
+
+SIZE = (256, 256)
+
+
+@pytest.fixture(scope="module")
+def painter() -> PainterGenerator:
+    return PainterGenerator()
+
+
+def _profile(**terms: list[str]) -> UserProfile:
+    return UserProfile(likes=Profile(**terms))
+
+
+def _min_delta_e(rgb: tuple[int, int, int] | list[int], palette_rgbs: list[tuple[int, int, int]]) -> float:
+    lab = srgb_to_lab(np.array(rgb, dtype=float))
+    return float(min(np.linalg.norm(srgb_to_lab(np.array(p, dtype=float)) - lab) for p in palette_rgbs))
+
+
+def _has_hue(rgb: tuple[int, int, int], palette_rgbs: list[tuple[int, int, int]]) -> bool:
+    """A palette entry of the same hue (within 35 deg in CIELAB), or, for a near-neutral
+    colour, of about the same lightness. Saturation scaling keeps hue, not chroma."""
+    lab = srgb_to_lab(np.array(rgb, dtype=float))
+    labs = [srgb_to_lab(np.array(p, dtype=float)) for p in palette_rgbs]
+    if np.hypot(lab[1], lab[2]) < 12:
+        return any(abs(x[0] - lab[0]) < 20 for x in labs)
+    hue = np.degrees(np.arctan2(lab[2], lab[1]))
+    return any(
+        np.hypot(x[1], x[2]) >= 3 and abs((np.degrees(np.arctan2(x[2], x[1])) - hue + 180) % 360 - 180) < 35
+        for x in labs
+    )
+
+
+def test_is_a_generator_and_says_it_ignores_the_subject(painter: PainterGenerator) -> None:
+    assert isinstance(painter, Generator)
+    out = painter.generate("a lighthouse at dawn", n=2, seed=7, size=SIZE)
+    assert [g.seed for g in out] == [7, 8]
+    assert all(SUBJECT_NOTE in g.notes and g.backend == "painter" for g in out)
+    assert all(g.image.size == SIZE and g.image.mode == "RGB" for g in out)
+
+
+def test_same_seed_same_bytes_different_seed_differs(painter: PainterGenerator) -> None:
+    p = _profile(
+        color=["Teal", "Navy"], saturation=["Muted"], detail=["Fine"], artistic_medium=["Watercolor"]
+    )
+    a = painter.generate("x", seed=11, size=SIZE, profile=p)[0]
+    b = painter.generate("x", seed=11, size=SIZE, profile=p)[0]
+    c = painter.generate("x", seed=12, size=SIZE, profile=p)[0]
+    assert a.png_bytes() == b.png_bytes()
+    assert a.png_bytes() != c.png_bytes()
+    # Unknown prompt words are ignored: another subject paints the same picture.
+    d = painter.generate("a cat on a sofa", seed=11, size=SIZE, profile=p)[0]
+    assert d.png_bytes() == a.png_bytes()
+
+
+@pytest.mark.parametrize(
+    ("terms", "seed"),
+    [
+        (
+            {
+                "color": ["Teal", "Crimson"],
+                "saturation": ["Vivid"],
+                "detail": ["Fine"],
+                "artistic_medium": ["Vector Art"],
+            },
+            1,
+        ),
+        (
+            {
+                "color": ["Navy", "Gold"],
+                "saturation": ["Muted"],
+                "detail": ["Simple"],
+                "artistic_medium": ["Watercolor"],
+            },
+            2,
+        ),
+        (
+            {
+                "color": ["Forest Green"],
+                "saturation": ["Pastel"],
+                "detail": ["Moderate"],
+                "artistic_medium": ["Oil Painting"],
+            },
+            3,
+        ),
+        (
+            {
+                "color": ["Orange", "Black"],
+                "saturation": ["Rich"],
+                "detail": ["Dense"],
+                "artistic_medium": ["Pen and Ink"],
+            },
+            4,
+        ),
+        (
+            {
+                "color": ["Cobalt Blue", "Ivory"],
+                "saturation": ["Bright"],
+                "detail": ["Sparse"],
+                "artistic_medium": ["Pixel Sprites"],
+            },
+            5,
+        ),
+    ],
+)
+def test_rendered_image_measures_inside_the_terms_ranges(
+    painter: PainterGenerator, terms: dict, seed: int
+) -> None:
+    """The agreement contract: what the painter paints is what the features assessor measures."""
+    vocab = load_vocabulary()
+    out = painter.generate("", seed=seed, size=(384, 384), profile=_profile(**terms))[0]
+    m = measure(out.image)
+    sat = vocab.get(terms["saturation"][0], Element.SATURATION)
+    assert sat is not None and sat.saturation_range is not None
+    lo, hi = sat.saturation_range
+    assert lo - 0.02 <= m.saturation_mean <= hi + 0.02, (m.saturation_mean, sat.saturation_range)
+    if sat.lightness_range:
+        vlo, vhi = sat.lightness_range
+        assert vlo - 0.03 <= m.lightness_mean <= vhi + 0.03, (m.lightness_mean, sat.lightness_range)
+    det = vocab.get(terms["detail"][0], Element.DETAIL)
+    assert det is not None and det.detail_range is not None
+    dlo, dhi = det.detail_range
+    assert dlo * 0.8 - 0.005 <= m.edge_density <= dhi * 1.2, (m.edge_density, det.detail_range)
+    # The liked hues are present (saturation scaling moves chroma, never hue).
+    palette = [p.rgb for p in m.palette]
+    for name in terms["color"]:
+        term = vocab.get(name, Element.COLOR)
+        assert term is not None and term.rgb is not None
+        assert _has_hue(term.rgb, palette), (name, palette)
+    if sat.name in ("Vivid", "Bright") and out.params["treatment"] in ("flat", "pixel"):
+        # Vivid flat colour keeps chroma too: the liked colours themselves, close in CIELAB.
+        assert all(_min_delta_e(vocab.get(n).rgb, palette) < 30 for n in terms["color"])  # type: ignore[union-attr]
+    assert out.params["treatment"] == vocab.get(terms["artistic_medium"][0]).treatment  # type: ignore[union-attr]
+
+
+def test_saturation_and_detail_levels_are_ordered(painter: PainterGenerator) -> None:
+    base = {"color": ["Teal", "Coral"], "artistic_medium": ["Gouache"], "art_styles": ["Cubism"]}
+    muted = measure(
+        painter.generate("", seed=3, size=SIZE, profile=_profile(**base, saturation=["Muted"]))[0].image
+    )
+    vivid = measure(
+        painter.generate("", seed=3, size=SIZE, profile=_profile(**base, saturation=["Intense"]))[0].image
+    )
+    assert vivid.saturation_mean > muted.saturation_mean + 0.3
+    plain = measure(
+        painter.generate("", seed=3, size=SIZE, profile=_profile(**base, detail=["Minimal"]))[0].image
+    )
+    busy = measure(
+        painter.generate("", seed=3, size=SIZE, profile=_profile(**base, detail=["Dense"]))[0].image
+    )
+    assert busy.edge_density > 5 * plain.edge_density
+
+
+def test_prompt_terms_override_and_extend_the_profile(painter: PainterGenerator) -> None:
+    p = _profile(color=["Teal", "Navy"], saturation=["Muted"], artistic_medium=["Watercolor"])
+    plain = painter.generate("a harbour", seed=5, size=SIZE, profile=p)[0]
+    refined = painter.generate(
+        "a harbour, palette of crimson, pixel sprites, vivid saturation", seed=5, size=SIZE, profile=p
+    )[0]
+    assert refined.params["colors"] == ["Crimson", "Teal", "Navy"]
+    assert refined.params["treatment"] == "pixel" and refined.params["saturation"] == "Vivid"
+    assert plain.params["treatment"] == "watercolor" and plain.params["saturation"] == "Muted"
+    assert refined.png_bytes() != plain.png_bytes()
+    # Emphasis from a refined prompt ("strongly ...") also changes the picture.
+    strong = painter.generate("a harbour, strongly palette of teal and navy", seed=5, size=SIZE, profile=p)[0]
+    assert strong.png_bytes() != plain.png_bytes()
+
+
+def test_negative_and_disliked_terms_are_avoided(painter: PainterGenerator) -> None:
+    p = UserProfile(
+        likes=Profile(color=["Teal", "Crimson"], artistic_medium=["Oil Painting"]),
+        dislikes=Profile(artistic_medium=["Pixel Sprites"], art_styles=["De Stijl"]),
+    )
+    out = painter.generate("", negative_prompt="crimson, oil painting", seed=9, size=SIZE, profile=p)[0]
+    assert out.params["colors"] == ["Teal"]
+    assert out.params["treatment"] not in ("impasto", "pixel")  # neither the negated nor the disliked medium
+    assert out.params["family"] != "grid"
+    # With nothing liked, the random palette keeps away from disliked colours.
+    dislike_red = UserProfile(dislikes=Profile(color=["Red", "Crimson", "Scarlet"]))
+    vocab = load_vocabulary()
+    red = srgb_to_lab(np.array(vocab.get("Red").rgb, dtype=float))  # type: ignore[union-attr]
+    for seed in range(6):
+        g = painter.generate("", seed=seed, size=(64, 64), profile=dislike_red)[0]
+        for rgb in g.params["color_rgb"]:
+            assert np.linalg.norm(srgb_to_lab(np.array(rgb, dtype=float)) - red) > 25
+
+
+def test_find_terms_reads_emphasis_and_prefers_longest_names() -> None:
+    found = find_terms("above all soft pastel, strongly palette of teal and navy, muted saturation, grey")
+    assert [(t.name, lvl) for t, lvl in found] == [
+        ("Soft Pastel", 3),
+        ("Teal", 1),
+        ("Navy", 1),
+        ("Muted", 0),
+        ("Gray", 0),
+    ]
+    assert find_terms("a lighthouse at dawn") == []
+
+
+def test_bad_arguments_name_the_field(painter: PainterGenerator) -> None:
+    with pytest.raises(InputError, match="size"):
+        painter.generate("x", size=(4, 4))
+    with pytest.raises(InputError, match="n:"):
+        painter.generate("x", n=0)
