@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
+from agentpref.term_search import EMPHASIS_PREFIXES as _EMPHASIS
 
 # How each element reads inside a prompt; {} is the joined terms.
 _PHRASES: dict[Element, str] = {
@@ -31,7 +32,6 @@ _PHRASES: dict[Element, str] = {
     Element.SATURATION: "{} saturation",
     Element.DETAIL: "{} detail",
 }
-_EMPHASIS = ("", "strongly ", "very strongly ", "above all ")
 WEAK_SCORE = 3.5  # out of 5: elements scoring below this are emphasised on refinement
 
 

@@ -9,8 +9,8 @@ from agentpref.assessors.measure import measure
 from agentpref.errors import InputError
 from agentpref.generators.base import Generator
 from agentpref.generators.painter import SUBJECT_NOTE, PainterGenerator
-from agentpref.generators.painter_terms import find_terms
 from agentpref.profile import Element, Profile, UserProfile
+from agentpref.term_search import find_terms
 from agentpref.vocabulary import load_vocabulary, srgb_to_lab
 
 SIZE = (256, 256)

@@ -24,8 +24,8 @@ from agentpref.assessors.features_model import (
     treatment_probabilities,
 )
 from agentpref.assessors.measure import Measurements
-from agentpref.generators.painter_terms import find_terms
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
+from agentpref.term_search import find_terms
 from agentpref.vocabulary import Term, Vocabulary
 
 # A representative medium per treatment and style per family, used when no prompt names one.

@@ -32,9 +32,9 @@ from agentpref.assessors.measure import edge_density, hsv_sv
 from agentpref.errors import InputError
 from agentpref.generators.base import GeneratedImage
 from agentpref.generators.painter_compose import COMPOSERS, Palette, compose, shade
-from agentpref.generators.painter_terms import terms_by_element
 from agentpref.generators.painter_treat import TREATMENTS, treat
 from agentpref.profile import Element, Profile, UserProfile
+from agentpref.term_search import terms_by_element
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary, srgb_to_lab
 
 SUBJECT_NOTE = "painter renders style only; it does not draw the prompt's subject"

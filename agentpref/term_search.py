@@ -1,8 +1,9 @@
 """Finding vocabulary terms in free text (prompts, prompt metadata) and reading their emphasis.
 
-The painter reads its prompt with this (a refined prompt such as "strongly palette of teal
-and navy, muted saturation" changes what it paints) and the features assessor reads
-images' prompt metadata with it.
+Emphasis is written as a prefix of a comma-separated phrase (`EMPHASIS_PREFIXES`, used by
+`agentpref.prompting` when it refines a prompt). The painter reads its prompt with this
+(a refined prompt such as "strongly palette of teal and navy, muted saturation" changes
+what it paints) and the features assessor reads images' prompt metadata with it.
 
 >>> [(t.name, e) for t, e in find_terms("a lighthouse, strongly palette of teal and navy, muted saturation")]
 [('Teal', 1), ('Navy', 1), ('Muted', 0)]
@@ -11,7 +12,7 @@ images' prompt metadata with it.
 from __future__ import annotations
 
 import re
-from functools import cache
+from weakref import WeakKeyDictionary
 
 from agentpref.profile import Element
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary
@@ -24,27 +25,32 @@ _SPELLING = {
     "colours": "colors",
     "coloured": "colored",
 }
-# Prefixes `agentpref.prompting` writes before an element phrase, strongest last.
-_EMPHASIS = (("above all", 3), ("very strongly", 2), ("strongly", 1))
+# Emphasis levels 0-3 as written before an element phrase in a prompt.
+EMPHASIS_PREFIXES = ("", "strongly ", "very strongly ", "above all ")
+# Longest prefix first, so "very strongly" is not read as "strongly".
+_EMPHASIS = sorted(
+    ((p.strip(), level) for level, p in enumerate(EMPHASIS_PREFIXES) if p), key=lambda x: -len(x[0])
+)
 
 
 def _words(text: str) -> list[str]:
     return [_SPELLING.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower())]
 
 
-@cache
-def _index(vocab_id: int) -> dict[tuple[str, ...], Term]:
-    vocab = _VOCABS[vocab_id]
-    index: dict[tuple[str, ...], Term] = {}
-    for term in vocab:
-        for label in (term.name, *term.aliases):
-            key = tuple(_words(label))
-            if key:
-                index.setdefault(key, term)
-    return index
+_INDEXES: WeakKeyDictionary[Vocabulary, dict[tuple[str, ...], Term]] = WeakKeyDictionary()
 
 
-_VOCABS: dict[int, Vocabulary] = {}
+def _index(vocab: Vocabulary) -> dict[tuple[str, ...], Term]:
+    """Term names and aliases as word tuples, built once per vocabulary."""
+    if vocab not in _INDEXES:
+        index: dict[tuple[str, ...], Term] = {}
+        for term in vocab:
+            for label in (term.name, *term.aliases):
+                key = tuple(_words(label))
+                if key:
+                    index.setdefault(key, term)
+        _INDEXES[vocab] = index
+    return _INDEXES[vocab]
 
 
 def find_terms(text: str | None, vocab: Vocabulary | None = None) -> list[tuple[Term, int]]:
@@ -56,9 +62,7 @@ def find_terms(text: str | None, vocab: Vocabulary | None = None) -> list[tuple[
     """
     if not text:
         return []
-    vocab = vocab or load_vocabulary()
-    _VOCABS[id(vocab)] = vocab
-    index = _index(id(vocab))
+    index = _index(vocab or load_vocabulary())
     longest = max(len(k) for k in index)
     found: list[tuple[Term, int]] = []
     seen: set[str] = set()
