@@ -38,7 +38,10 @@ from agentpref.term_search import terms_by_element
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary, srgb_to_lab
 
 SUBJECT_NOTE = "painter renders style only; it does not draw the prompt's subject"
-MAX_RENDERS = 5  # full renders spent searching for the detail level
+MAX_RENDERS = 5  # renders spent searching for the detail level, per size
+SEARCH_SIDE = 256  # edge density is defined on a 256 px long side (agentpref.vocabulary)
+FULL_RENDERS = 2  # full-size tries after the search at SEARCH_SIDE
+DETAIL_TOLERANCE = 1.15  # accepted factor outside a detail term's range (as in the painter's note)
 MAX_SIDE = 4096
 
 
@@ -322,7 +325,9 @@ class PainterGenerator:
         image, measured = self.render(plan, seed, size)
         notes = [SUBJECT_NOTE]
         lo, hi = plan.detail_range
-        if plan.detail is not None and not (lo * 0.85 <= measured["edge_density"] <= hi * 1.15):
+        if plan.detail is not None and not (
+            lo / DETAIL_TOLERANCE <= measured["edge_density"] <= hi * DETAIL_TOLERANCE
+        ):
             notes.append(
                 f"detail {plan.detail.name} ({lo:g}-{hi:g}) not reached with {plan.treatment}: "
                 f"edge density {measured['edge_density']:.3f}"
@@ -338,27 +343,63 @@ class PainterGenerator:
         )
 
     def render(self, plan: Plan, seed: int, size: tuple[int, int]) -> tuple[Image.Image, dict[str, Any]]:
-        """Paint `plan`, re-rendering with corrected complexity until the edge density is in range."""
-        s_avoid = [t for t in (plan.avoid.get(Element.SATURATION.value) or [])]
+        """Paint `plan`, searching the complexity that puts the edge density in range.
+
+        Edge density is measured at SEARCH_SIDE px anyway, so the search renders at that
+        size; the full-size image then gets FULL_RENDERS tries from the complexity found,
+        accepting a result within DETAIL_TOLERANCE of the range (a small image's strokes
+        are crisper after downscaling than a big one's, so the two rarely agree exactly).
+        """
         vocab = load_vocabulary()
         bad_s = [
             r
-            for name in s_avoid
+            for name in (plan.avoid.get(Element.SATURATION.value) or [])
             if (term := vocab.get(name, Element.SATURATION)) and (r := term.saturation_range)
         ]
+        c = _complexity_guess(plan.detail_target)
+        scale = SEARCH_SIDE / max(size)
+        if scale < 1:
+            small = (max(16, round(size[0] * scale)), max(16, round(size[1] * scale)))
+            c, _, _ = self._search(plan, seed, small, bad_s, c, self.max_renders, 1.0)
+            c, ed, img = self._search(plan, seed, size, bad_s, c, FULL_RENDERS, DETAIL_TOLERANCE)
+        else:
+            c, ed, img = self._search(plan, seed, size, bad_s, c, self.max_renders, 1.0)
+        s, v = hsv_sv(np.asarray(img, dtype=np.float32)[::2, ::2] / 255.0)
+        measured = {
+            "edge_density": round(ed, 4),
+            "saturation": round(float(s.mean()), 4),
+            "lightness": round(float(v.mean()), 4),
+            "complexity": round(c, 4),
+        }
+        return img, measured
+
+    def _paint(
+        self, plan: Plan, seed: int, size: tuple[int, int], bad_s: list[tuple[float, float]], c: float
+    ) -> Image.Image:
+        rng = np.random.default_rng([seed, 1])
+        pal = _palette(plan, rng)
+        base = compose(plan.family, size, pal, c, rng)
+        rgb = tone(treat(plan.treatment, base, c, rng), plan.saturation_target, plan.lightness_target, bad_s)
+        return Image.fromarray((rgb * 255 + 0.5).astype(np.uint8))
+
+    def _search(
+        self,
+        plan: Plan,
+        seed: int,
+        size: tuple[int, int],
+        bad_s: list[tuple[float, float]],
+        c: float,
+        renders: int,
+        tolerance: float,
+    ) -> tuple[float, float, Image.Image]:
+        """Render from complexity `c`, correcting it until the edge density is in range
+        (widened by `tolerance`), at most `renders` times."""
         target = plan.detail_target
-        lo, hi = plan.detail_range
-        c = _complexity_guess(target)
+        lo, hi = plan.detail_range[0] / tolerance, plan.detail_range[1] * tolerance
         tried: list[tuple[float, float, Image.Image]] = []
         c_lo, c_hi = 0.0, 1.0
-        for _ in range(self.max_renders):
-            rng = np.random.default_rng([seed, 1])
-            pal = _palette(plan, rng)
-            base = compose(plan.family, size, pal, c, rng)
-            rgb = tone(
-                treat(plan.treatment, base, c, rng), plan.saturation_target, plan.lightness_target, bad_s
-            )
-            img = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8))
+        for _ in range(renders):
+            img = self._paint(plan, seed, size, bad_s, c)
             ed = edge_density(img)
             tried.append((c, ed, img))
             if lo <= ed <= hi:
@@ -376,13 +417,4 @@ class PainterGenerator:
                 if abs(nxt - c) < 0.01:
                     break
             c = nxt
-        c, ed, img = min(tried, key=lambda t: abs(math.log(max(t[1], 0.004) / max(target, 0.004))))
-        s, v = hsv_sv(np.asarray(img, dtype=np.float32)[::2, ::2] / 255.0)
-        measured = {
-            "edge_density": round(ed, 4),
-            "saturation": round(float(s.mean()), 4),
-            "lightness": round(float(v.mean()), 4),
-            "complexity": round(c, 4),
-            "renders": len(tried),
-        }
-        return img, measured
+        return min(tried, key=lambda t: abs(math.log(max(t[1], 0.004) / max(target, 0.004))))
