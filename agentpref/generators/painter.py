@@ -224,9 +224,10 @@ def _palette(plan: Plan, rng: np.random.Generator) -> Palette:
 
 
 def _bisect(fn: Any, target: float, hi: float = 64.0) -> float:
-    """x in 0..hi with fn(x) == target for an increasing fn (22 halvings)."""
+    """x in 0..hi with fn(x) == target for an increasing fn (14 halvings: hi/16384 is finer
+    than any target the vocabulary's ranges can tell apart)."""
     lo = 0.0
-    for _ in range(22):
+    for _ in range(14):
         mid = (lo + hi) / 2
         if fn(mid) < target:
             lo = mid
