@@ -47,10 +47,11 @@ class RunSettings(BaseModel):
             seed=self.seed,
             size=self.size,
         )
+        # Absolute paths: a resumed run may start from another working directory.
         return {
-            "run_dir": str(self.out),
-            "likes": [str(p) for p in self.likes],
-            "dislikes": [str(p) for p in self.dislikes],
+            "run_dir": str(self.out.resolve()),
+            "likes": [str(p.resolve()) for p in self.likes],
+            "dislikes": [str(p.resolve()) for p in self.dislikes],
             "record": record.model_dump(mode="json"),
         }
 

@@ -127,3 +127,35 @@ def test_langgraph_json_points_at_a_compiled_graph_with_the_loop_nodes():
         del sys.modules[spec.name]
     graph = getattr(module, attr)
     assert {"predict_profile", "compose_prompt", "generate", "assess", "refine", "finish"} <= set(graph.nodes)
+
+
+def test_a_failed_run_resumes_from_another_working_directory(example_refs, tmp_path, monkeypatch):
+    """A generator failure mid-run keeps finished work; resuming elsewhere finishes in place."""
+    from agentpref.graphs.personalize import run
+    from agentpref.graphs.state import Context, RunSettings
+
+    from agentpref.errors import BackendError
+    from agentpref.generators.painter import PainterGenerator
+
+    class FailsOnSecondImage(PainterGenerator):
+        calls = 0
+
+        def generate(self, *args, **kwargs):
+            FailsOnSecondImage.calls += 1
+            if FailsOnSecondImage.calls == 2:
+                raise BackendError("generator died")
+            return super().generate(*args, **kwargs)
+
+    monkeypatch.chdir(tmp_path)
+    likes = sorted(Path("refs/likes").iterdir())
+    settings = RunSettings(subject="x", likes=likes, out=Path("run"), n=2, iterations=1, size=(64, 64))
+    with pytest.raises(BackendError):
+        run(settings, context=Context(generator=FailsOnSecondImage()))
+    assert _generated(tmp_path / "run") == ["it01-c00"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    record = run(out=tmp_path / "run", resume=True)
+    assert record.finished and [c.id for c in record.candidates] == ["it01-c00", "it01-c01"]
+    assert _generated(tmp_path / "run") == ["it01-c00", "it01-c01"]
+    assert not (elsewhere / "run").exists()
