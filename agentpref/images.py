@@ -39,6 +39,11 @@ CACHE_DECODED_PIXELS = 4_000_000
 """Images up to this size keep their decoded pixels from validation; larger ones re-decode on use."""
 
 
+def content_hash(data: bytes) -> str:
+    """The content address of an image: sha256 of its file bytes, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
 class ImageInfo(BaseModel):
     """What is known about an image, for JSON (reports, graph state, CLI output)."""
 
@@ -86,7 +91,7 @@ class ImageRef:
     ) -> None:
         self.path = path
         self.data = bytes(data)
-        self.sha256 = hashlib.sha256(self.data).hexdigest()
+        self.sha256 = content_hash(self.data)
         self.label = label or (path.name if path is not None else f"image-{self.sha256[:12]}")
         source = str(path) if path is not None else self.label
         cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes

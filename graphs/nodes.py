@@ -19,7 +19,7 @@ from agentpref.assessors.base import Assessor
 from agentpref.backends import load_assessor, load_generator
 from agentpref.errors import ImageError, InputError
 from agentpref.generators.base import Generator
-from agentpref.images import ImageRef, References
+from agentpref.images import ImageRef, References, content_hash
 from agentpref.profile import ELEMENTS
 from agentpref.prompting import compose_prompt as compose
 from agentpref.prompting import refine_prompt
@@ -148,7 +148,7 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
                 iteration=current.iteration,
                 index=index,
                 file=f"images/{cid}.png",
-                sha256=ImageRef.from_bytes(png, name=f"{cid}.png").sha256,
+                sha256=content_hash(png),  # no decode: the bytes are ours, just made
                 seed=image.seed,
                 prompt=image.prompt,
                 negative_prompt=image.negative_prompt,

@@ -102,6 +102,23 @@ def _outside(x: float, ranges: list[tuple[float, float]], lo: float = 0.0, hi: f
     return float(np.clip(x, lo, hi))
 
 
+def _hint(
+    chosen: dict[Element, list[Term]],
+    avoid: dict[Element, list[Term]],
+    element: Element,
+    attr: str,
+    options: list[str],
+    rng: np.random.Generator,
+) -> str:
+    """The first chosen term's hint (`treatment` or `family`), else a random one not avoided."""
+    first = chosen[element][0] if chosen[element] else None
+    if first is not None and getattr(first, attr):  # every medium/style term carries one
+        return str(getattr(first, attr))
+    bad = {getattr(t, attr) for t in avoid[element]}
+    allowed = [o for o in options if o not in bad] or options
+    return allowed[int(rng.integers(len(allowed)))]
+
+
 def make_plan(
     prompt: str, negative_prompt: str | None, profile: UserProfile | None, rng: np.random.Generator
 ) -> Plan:
@@ -161,19 +178,9 @@ def make_plan(
         d_range = (d_target * 0.7, d_target * 1.4)
 
     medium = chosen[Element.ARTISTIC_MEDIUM][0] if chosen[Element.ARTISTIC_MEDIUM] else None
-    bad_t = {t.treatment for t in avoid[Element.ARTISTIC_MEDIUM]}
-    if medium is not None and medium.treatment:
-        treatment = medium.treatment
-    else:
-        options = [t for t in TREATMENTS if t not in bad_t] or list(TREATMENTS)
-        treatment = options[int(rng.integers(len(options)))]
     style = chosen[Element.ART_STYLES][0] if chosen[Element.ART_STYLES] else None
-    bad_f = {t.family for t in avoid[Element.ART_STYLES]}
-    if style is not None and style.family:
-        family = style.family
-    else:
-        options = [f for f in COMPOSERS if f not in bad_f] or list(COMPOSERS)
-        family = options[int(rng.integers(len(options)))]
+    treatment = _hint(chosen, avoid, Element.ARTISTIC_MEDIUM, "treatment", list(TREATMENTS), rng)
+    family = _hint(chosen, avoid, Element.ART_STYLES, "family", list(COMPOSERS), rng)
     return Plan(
         colors=colors,
         color_weights=weights,

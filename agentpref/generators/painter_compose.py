@@ -152,30 +152,21 @@ def _radial(w: int, h: int, pal: Palette, c: float, rng: np.random.Generator) ->
     return out
 
 
+def _cuts(parts: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted cut positions 0..length for `parts` cells: random or even, by a coin."""
+    inner = (
+        rng.uniform(0.05, 0.95, parts - 1) * length
+        if rng.random() < 0.5
+        else np.linspace(0, length, parts + 1)[1:-1]
+    )
+    return np.sort(np.concatenate([[0, length], inner]))
+
+
 def _grid(w: int, h: int, pal: Palette, c: float, rng: np.random.Generator) -> Image.Image:
     img = Image.new("RGB", (w, h), pal.main)
     d = ImageDraw.Draw(img)
     cols, rows = _count(c, 2, 36, power=1.7), _count(c, 2, 36, power=1.7)
-    xs = np.sort(
-        np.concatenate(
-            [
-                [0, w],
-                rng.uniform(0.05, 0.95, cols - 1) * w
-                if rng.random() < 0.5
-                else np.linspace(0, w, cols + 1)[1:-1],
-            ]
-        )
-    )
-    ys = np.sort(
-        np.concatenate(
-            [
-                [0, h],
-                rng.uniform(0.05, 0.95, rows - 1) * h
-                if rng.random() < 0.5
-                else np.linspace(0, h, rows + 1)[1:-1],
-            ]
-        )
-    )
+    xs, ys = _cuts(cols, w, rng), _cuts(rows, h, rng)
     line = shade(pal.colors[int(np.argmin([sum(x) for x in pal.colors]))], -0.6)
     gap = max(1, int(max(w, h) * 0.012 * (1 - c))) if rng.random() < 0.6 else 0
     for i in range(len(xs) - 1):
