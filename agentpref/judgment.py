@@ -28,6 +28,25 @@ class DimensionScore(BaseModel):
     rationale_b: str = ""
 
 
+class Usage(BaseModel):
+    """What a model-backed judgment cost: requests sent, tokens (as the server reports them), time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            requests=self.requests + other.requests,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            latency_s=self.latency_s + other.latency_s,
+        )
+
+
 class Judgment(BaseModel):
     """The outcome of comparing candidate A with candidate B for one person.
 
@@ -53,6 +72,7 @@ class Judgment(BaseModel):
     error: str | None = None
     assessor: str = ""
     swap_agreement: bool | None = Field(None, description="whether a swapped second pass agreed")
+    usage: Usage | None = Field(None, description="requests, tokens and time, for model backends")
 
     def score(self, element: Element) -> DimensionScore | None:
         return next((s for s in self.scores if s.element == element), None)

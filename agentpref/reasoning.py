@@ -57,6 +57,7 @@ __all__ = [
     "parse_answer",
     "parse_judgment",
     "parse_profile",
+    "profile_regex",
     "to_hf_messages",
     "to_openai_messages",
 ]
@@ -148,6 +149,14 @@ def _lit(text: str) -> str:
     return re.sub(r"([.^$*+?{}\[\]\\|()])", r"\\\1", text)
 
 
+def profile_regex(*, max_term: int = 80) -> str:
+    """A regex of the two profile tags alone, for profile requests (see `output_regex`)."""
+    value = rf"[A-Za-z0-9]{_TERM_CHARS}{{0,{max_term - 1}}}"
+    body = r",\n".join(rf'"{_lit(e.value)}": "{value}"' for e in ELEMENTS)
+    likes, dislikes = PREFERENCE_TAG, NON_PREFERENCE_TAG
+    return rf"<{likes}>\n{body}\n</{likes}>\n\n<{dislikes}>\n{body}\n</{dislikes}>"
+
+
 def output_regex(*, max_rationale: int = 600, max_term: int = 80) -> str:
     """A regex of the whole output layout, for vLLM's `structured_outputs={"regex": ...}`.
 
@@ -156,8 +165,6 @@ def output_regex(*, max_rationale: int = 600, max_term: int = 80) -> str:
     profile values at most `max_term`. It cannot make totals add up or agree with the
     answer; the parser reports that.
     """
-    value = rf"[A-Za-z0-9]{_TERM_CHARS}{{0,{max_term - 1}}}"
-    body = r",\n".join(rf'"{_lit(e.value)}": "{value}"' for e in ELEMENTS)
     why = rf"[A-Za-z]{_RATIONALE_CHARS}{{0,{max_rationale - 1}}}"
     sections = r"\n\n".join(
         rf"{i}\. {_lit(HEADINGS[e])}:\n"
@@ -166,8 +173,7 @@ def output_regex(*, max_rationale: int = 600, max_term: int = 80) -> str:
     )
     total = r"total_score=[0-5]\+[0-5]\+[0-5]\+[0-5]\+[0-5]=[0-9]{1,2}"
     return (
-        rf"<{PREFERENCE_TAG}>\n{body}\n</{PREFERENCE_TAG}>\n\n"
-        rf"<{NON_PREFERENCE_TAG}>\n{body}\n</{NON_PREFERENCE_TAG}>\n\n"
+        rf"{profile_regex(max_term=max_term)}\n\n"
         rf"<think>\n{sections}\n\nTotal:\nImage A: {total}\nImage B: {total}\n</think>\n\n"
         r"<answer>Image [AB]</answer>"
     )
