@@ -1,0 +1,474 @@
+"""What every assessor backed by a reasoning VLM shares, whatever carries its requests.
+
+PreferThinker (or any chat VLM) is asked in PreferThinker's layout (`agentpref.reasoning`);
+a backend only supplies `_complete(request, sampling) -> Completion`: the openai backend
+sends it over HTTP, the hf backend runs transformers in-process. This module adds on top:
+
+- two modes. `joint` sends the references with both candidates in every request, exactly
+  as the model was trained: the most faithful, and with a fixed reference order a server
+  with prefix caching re-uses the references' KV blocks. `cached-profile` predicts the
+  profile once per person, then compares with the profile as text and only the two
+  candidates: far fewer prompt tokens, but the model judges against its own summary, not
+  the pictures, which it was not trained to do.
+- a malformed answer is asked again (with sampling, since greedy decoding would repeat
+  it) and after `parse_retries` becomes a failed `Judgment` carrying the raw text;
+- an optional swapped second pass (B shown first) against position bias;
+- `rank` as a Swiss tournament of concurrent comparisons (`tournament`);
+- a cache of every profile and comparison, so nothing is asked twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentpref.assessors.base import RefsOrProfile
+from agentpref.assessors.tournament import (
+    Standings,
+    all_pairs,
+    first_round,
+    next_round,
+    ranking_from_judgments,
+    swiss_rounds,
+)
+from agentpref.errors import BackendError, InputError, ParseError
+from agentpref.images import DEFAULT_MODEL_PIXELS, ImageLike, ImageRef, References
+from agentpref.judgment import Judgment, Ranking, Usage
+from agentpref.profile import UserProfile
+
+T = TypeVar("T")
+Structured = Literal["off", "regex"]
+
+
+class ModelOptions(BaseModel):
+    """Options of a model-backed assessor (URI query parameters or keyword arguments)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["joint", "cached-profile"] = "joint"
+    swap: bool = Field(False, description="ask again with A and B exchanged; the judgment reports agreement")
+    structured: Structured | None = Field(
+        None, description="constrain the output to the layout; default off for PreferThinker, on otherwise"
+    )
+    parse_retries: int = Field(1, ge=0, description="extra attempts when the answer cannot be read")
+    retry_temperature: float = Field(0.7, ge=0)
+    max_history: int = Field(5, ge=1, description="reference images per side")
+    max_pixels: int = Field(DEFAULT_MODEL_PIXELS, ge=28 * 28, description="pixel budget per image")
+    max_tokens: int = Field(4096, ge=16)
+    temperature: float = Field(0.0, ge=0, description="0 = greedy, as in PreferThinker's evaluation")
+    repetition_penalty: float = Field(1.15, gt=0)
+    seed: int | None = None
+    concurrency: int = Field(4, ge=1, description="requests in flight at once")
+    ranking: Literal["swiss", "all-pairs"] = "swiss"
+    rounds: int | None = Field(None, ge=1, description="Swiss rounds (default ceil(log2 N))")
+    system_prompt: str | None = None
+    max_rationale: int = Field(600, ge=8, description="longest rationale the structured regex admits")
+    max_term: int = Field(80, ge=4, description="longest profile value the structured regex admits")
+
+
+@dataclass
+class Sampling:
+    max_tokens: int
+    temperature: float
+    repetition_penalty: float
+    regex: str | None
+    seed: int | None
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float = 0.0
+
+    def usage(self) -> Usage:
+        return Usage(
+            requests=1,
+            prompt_tokens=self.prompt_tokens or 0,
+            completion_tokens=self.completion_tokens or 0,
+            latency_s=self.latency_s,
+        )
+
+
+class RankInterrupted(BackendError):
+    """The backend failed mid-`rank`; `judgments` holds the comparisons that finished."""
+
+    def __init__(self, message: str, judgments: list[Judgment]) -> None:
+        super().__init__(message)
+        self.judgments = judgments
+
+
+@dataclass
+class _Session:
+    semaphore: asyncio.Semaphore
+    transport: Any
+
+
+_SESSIONS: ContextVar[dict[int, _Session] | None] = ContextVar("agentpref_model_sessions", default=None)
+
+
+def refs_key(likes: Sequence[ImageRef], dislikes: Sequence[ImageRef]) -> str:
+    joined = ",".join(r.sha256 for r in likes) + "|" + ",".join(r.sha256 for r in dislikes)
+    return hashlib.sha256(joined.encode()).hexdigest()[:24]
+
+
+class ReasoningAssessor:
+    """Base of the `openai`/`vllm` and `hf` assessors; subclasses implement `_complete`."""
+
+    name = "model"
+
+    def __init__(self, options: ModelOptions | None = None, **kwargs: Any) -> None:
+        self.options = options or ModelOptions(**kwargs)
+        self.usage = Usage()
+        self._profiles: dict[str, UserProfile | ParseError] = {}
+        self._judgments: dict[tuple[str, str, str, str], Judgment] = {}
+
+    # -- what a backend provides -------------------------------------------------------------
+
+    async def _complete(self, request: Any, sampling: Sampling) -> Completion:
+        raise NotImplementedError
+
+    async def _open_transport(self) -> Any:
+        """Per-event-loop resources (an HTTP client, a batcher); given back by `_transport()`."""
+        return None
+
+    async def _close_transport(self, transport: Any) -> None:
+        return None
+
+    def _default_structured(self) -> Structured:
+        return "off"
+
+    # -- sessions: one semaphore and transport per event loop --------------------------------
+
+    @asynccontextmanager
+    async def _session(self):  # type: ignore[no-untyped-def]
+        sessions = _SESSIONS.get() or {}
+        if id(self) in sessions:
+            yield sessions[id(self)]
+            return
+        session = _Session(asyncio.Semaphore(self.options.concurrency), await self._open_transport())
+        token = _SESSIONS.set({**sessions, id(self): session})
+        try:
+            yield session
+        finally:
+            _SESSIONS.reset(token)
+            await self._close_transport(session.transport)
+
+    def _transport(self) -> Any:
+        sessions = _SESSIONS.get() or {}
+        return sessions[id(self)].transport if id(self) in sessions else None
+
+    def _run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run an async method to completion from sync code (in a worker thread inside a running loop)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(make())
+        with ThreadPoolExecutor(1) as pool:  # e.g. called from a notebook cell
+            return pool.submit(asyncio.run, make()).result()
+
+    # -- asking ------------------------------------------------------------------------------
+
+    @property
+    def structured(self) -> Structured:
+        return self.options.structured or self._default_structured()
+
+    def _sampling(self, regex: str | None, attempt: int) -> Sampling:
+        o = self.options
+        retry = attempt > 0
+        return Sampling(
+            max_tokens=o.max_tokens,
+            temperature=max(o.temperature, o.retry_temperature) if retry else o.temperature,
+            repetition_penalty=o.repetition_penalty,
+            regex=regex if self.structured == "regex" else None,
+            seed=(o.seed or 0) + attempt if (retry or o.seed is not None) else None,
+        )
+
+    async def _ask(self, request: Any, regex: str, read: Callable[[str], T]) -> tuple[T | ParseError, Usage]:
+        """Send a request, reading the answer with `read`; ask again while it cannot be read."""
+        usage = Usage()
+        result: T | ParseError = ParseError("no attempt made", "")
+        async with self._session() as session:
+            for attempt in range(self.options.parse_retries + 1):
+                async with session.semaphore:
+                    start = time.perf_counter()
+                    completion = await self._complete(request, self._sampling(regex, attempt))
+                    completion.latency_s = completion.latency_s or time.perf_counter() - start
+                usage += completion.usage()
+                try:
+                    return read(completion.text), usage
+                except ParseError as err:
+                    result = err
+        return result, usage
+
+    def _account(self, usage: Usage) -> None:
+        self.usage += usage
+
+    # -- profiles ----------------------------------------------------------------------------
+
+    def _references(self, likes: Sequence[ImageLike], dislikes: Sequence[ImageLike]) -> References:
+        cap = self.options.max_history
+        refs = References(
+            likes=[ImageRef.coerce(x) for x in likes][:cap],
+            dislikes=[ImageRef.coerce(x) for x in dislikes][:cap],
+            skipped=[],
+        )
+        if not refs.likes and not refs.dislikes:
+            raise InputError("no reference images: give at least one liked or disliked image")
+        return refs
+
+    async def _profile_of(self, refs: References) -> UserProfile | ParseError:
+        from agentpref.reasoning import build_profile_request, parse_profile, profile_regex
+
+        key = refs_key(refs.likes, refs.dislikes)
+        if key not in self._profiles:
+            request = build_profile_request(
+                refs.likes, refs.dislikes, max_history=self.options.max_history, system_prompt=None
+            )
+            result, usage = await self._ask(
+                request, profile_regex(max_term=self.options.max_term), parse_profile
+            )
+            self._account(usage)
+            self._profiles[key] = result
+        return self._profiles[key]
+
+    async def aprofile(self, likes: Sequence[ImageLike], dislikes: Sequence[ImageLike] = ()) -> UserProfile:
+        """The two profiles predicted from the references; ParseError (with the raw text) if unreadable."""
+        result = await self._profile_of(self._references(likes, dislikes))
+        if isinstance(result, ParseError):
+            raise result
+        return result
+
+    def profile(self, likes: Sequence[ImageLike], dislikes: Sequence[ImageLike] = ()) -> UserProfile:
+        return self._run(lambda: self.aprofile(likes, dislikes))
+
+    # -- comparisons -------------------------------------------------------------------------
+
+    async def _context(self, refs_or_profile: RefsOrProfile) -> tuple[str, RefsOrProfile]:
+        """What a comparison is made against: the references (joint) or a profile (cached-profile)."""
+        if isinstance(refs_or_profile, UserProfile):
+            text = refs_or_profile.to_tag_text()
+            return "profile:" + hashlib.sha256(text.encode()).hexdigest()[:24], refs_or_profile
+        refs = self._references(refs_or_profile.likes, refs_or_profile.dislikes)
+        if self.options.mode == "cached-profile":
+            profile = await self._profile_of(refs)
+            if isinstance(profile, UserProfile):
+                return "profile:" + refs_key(refs.likes, refs.dislikes), profile
+            # No readable profile: fall back to the trained layout rather than fail every comparison.
+        return "refs:" + refs_key(refs.likes, refs.dislikes), refs
+
+    async def _one_pass(self, ctx: str, against: RefsOrProfile, a: ImageRef, b: ImageRef) -> Judgment:
+        from agentpref.reasoning import (
+            build_compare_request,
+            build_profile_compare_request,
+            output_regex,
+            parse_judgment,
+        )
+
+        key = (ctx, a.sha256, b.sha256, self.structured)
+        if key in self._judgments:
+            return self._judgments[key]
+        system = self.options.system_prompt
+        if isinstance(against, UserProfile):
+            request = build_profile_compare_request(against, a, b)
+        else:
+            request = build_compare_request(
+                against.likes,
+                against.dislikes,
+                a,
+                b,
+                max_history=self.options.max_history,
+                system_prompt=system,
+            )
+
+        def read(text: str) -> Judgment:
+            judgment = parse_judgment(text, a=a.label, b=b.label, assessor=self.name)
+            if judgment.winner is None:
+                raise ParseError("the answer names no winner: " + "; ".join(judgment.issues), text)
+            return judgment
+
+        regex = output_regex(max_rationale=self.options.max_rationale, max_term=self.options.max_term)
+        result, usage = await self._ask(request, regex, read)
+        self._account(usage)
+        if isinstance(result, ParseError):
+            attempts = self.options.parse_retries + 1
+            judgment = Judgment.failure(
+                f"unreadable answer after {attempts} attempt(s): {result}",
+                result.raw_text,
+                a=a.label,
+                b=b.label,
+                assessor=self.name,
+            )
+        else:
+            judgment = result
+            if isinstance(against, UserProfile) and judgment.profile is None:
+                judgment.profile = against
+        judgment.usage = usage
+        self._judgments[key] = judgment
+        return judgment
+
+    async def acompare(self, refs_or_profile: RefsOrProfile, a: ImageLike, b: ImageLike) -> Judgment:
+        ra, rb = ImageRef.coerce(a), ImageRef.coerce(b)
+        async with self._session():
+            ctx, against = await self._context(refs_or_profile)
+            if not self.options.swap:
+                return await self._one_pass(ctx, against, ra, rb)
+            first, second = await asyncio.gather(
+                self._one_pass(ctx, against, ra, rb), self._one_pass(ctx, against, rb, ra)
+            )
+        return combine_swapped(first, second)
+
+    def compare(self, refs_or_profile: RefsOrProfile, a: ImageLike, b: ImageLike) -> Judgment:
+        return self._run(lambda: self.acompare(refs_or_profile, a, b))
+
+    # -- ranking -----------------------------------------------------------------------------
+
+    async def arank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking:
+        refs = [ImageRef.coerce(c) for c in candidates]
+        if not refs:
+            raise InputError("candidates: need at least one image to rank")
+        n = len(refs)
+        standings = Standings(n)
+        judgments: list[Judgment] = []
+
+        async def play(pairs: list[tuple[int, int]]) -> None:
+            games = [self.acompare(refs_or_profile, refs[i], refs[j]) for i, j in pairs]
+            results = await asyncio.gather(*games, return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for (i, j), result in zip(pairs, results, strict=True):
+                if isinstance(result, Judgment):
+                    judgments.append(result)
+                    winner = (
+                        None if result.failed or result.winner is None else (i if result.winner == "A" else j)
+                    )
+                    standings.record(i, j, winner=winner, score_a=result.total_a, score_b=result.total_b)
+            if errors:
+                done = len(judgments)
+                raise RankInterrupted(
+                    f"{errors[0]} ({done} comparison(s) finished and kept; asking again re-uses them)",
+                    judgments,
+                ) from errors[0]
+
+        async with self._session():
+            profile = await self._rank_profile(refs_or_profile)
+            if self.options.ranking == "all-pairs":
+                await play(all_pairs(n))
+            else:
+                rounds = self.options.rounds or swiss_rounds(n)
+                for r in range(rounds):
+                    pairs = first_round(n) if r == 0 else next_round(standings)
+                    if not pairs:
+                        break
+                    await play(pairs)
+        return ranking_from_judgments(refs, standings, judgments, profile=profile, assessor=self.name)
+
+    async def _rank_profile(self, refs_or_profile: RefsOrProfile) -> UserProfile | None:
+        if isinstance(refs_or_profile, UserProfile):
+            return refs_or_profile
+        if self.options.mode == "cached-profile":
+            refs = self._references(refs_or_profile.likes, refs_or_profile.dislikes)
+            result = await self._profile_of(refs)
+            return result if isinstance(result, UserProfile) else None
+        return None
+
+    def rank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking:
+        return self._run(lambda: self.arank(refs_or_profile, candidates))
+
+    async def aclose(self) -> None:
+        """Release what the backend holds (override when there is something to release)."""
+
+
+def combine_swapped(first: Judgment, second: Judgment) -> Judgment:
+    """One judgment from a pass with A first and a pass with B first (`second` has them exchanged).
+
+    Scores are averaged per element and side; the winner is the higher averaged total (the
+    first pass's answer on a tie); `swap_agreement` says whether both passes picked the
+    same image. If one pass failed the other stands alone, noted in `issues`.
+    """
+    from agentpref.judgment import DimensionScore
+
+    usage = (first.usage or Usage()) + (second.usage or Usage())
+    if first.failed and second.failed:
+        return first.model_copy(update={"usage": usage})
+    if first.failed or second.failed:
+        kept = _mirror(second) if first.failed else first.model_copy()
+        kept.issues = [*kept.issues, "one of the two passes (A first, B first) was unreadable"]
+        kept.usage = usage
+        return kept
+    mirrored = _mirror(second)
+    scores = []
+    for s in first.scores:
+        t = mirrored.score(s.element)
+        if t is None:
+            scores.append(s)
+            continue
+        scores.append(
+            DimensionScore(
+                element=s.element,
+                score_a=(s.score_a + t.score_a) / 2,
+                score_b=(s.score_b + t.score_b) / 2,
+                rationale_a=s.rationale_a,
+                rationale_b=s.rationale_b,
+            )
+        )
+
+    def mean(x: float | None, y: float | None) -> float | None:
+        return (x + y) / 2 if x is not None and y is not None else (x if x is not None else y)
+
+    total_a, total_b = mean(first.total_a, mirrored.total_a), mean(first.total_b, mirrored.total_b)
+    winner = first.winner
+    if total_a is not None and total_b is not None and total_a != total_b:
+        winner = "A" if total_a > total_b else "B"
+    agree = first.winner == mirrored.winner
+    issues = [*first.issues, *(f"swapped pass: {i}" for i in mirrored.issues)]
+    if not agree:
+        issues.append(
+            f"position bias: Image {first.winner} won as shown, but Image {mirrored.winner} "
+            "won when A and B were shown the other way round"
+        )
+    return first.model_copy(
+        update={
+            "scores": scores,
+            "total_a": total_a,
+            "total_b": total_b,
+            "winner": winner,
+            "issues": issues,
+            "swap_agreement": agree,
+            "raw_text": f"{first.raw_text}\n\n--- second pass, A and B exchanged ---\n\n{second.raw_text}",
+            "usage": usage,
+        }
+    )
+
+
+def _mirror(judgment: Judgment) -> Judgment:
+    """The same judgment with A and B exchanged (a second pass read back in first-pass order)."""
+    return judgment.model_copy(
+        update={
+            "a": judgment.b,
+            "b": judgment.a,
+            "scores": [
+                s.model_copy(
+                    update={
+                        "score_a": s.score_b,
+                        "score_b": s.score_a,
+                        "rationale_a": s.rationale_b,
+                        "rationale_b": s.rationale_a,
+                    }
+                )
+                for s in judgment.scores
+            ],
+            "total_a": judgment.total_b,
+            "total_b": judgment.total_a,
+            "winner": None if judgment.winner is None else ("B" if judgment.winner == "A" else "A"),
+        }
+    )
