@@ -1,0 +1,144 @@
+"""The openai/vllm assessor's URI, request body and HTTP retry policy.
+
+Status codes vLLM never sends (429 from a hosted API, a flaky 503) come from an
+httpx.MockTransport; everything else runs against the real vLLM server in
+test_vllm_server.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import time
+
+import httpx
+import pytest
+from PIL import Image
+
+from agentpref.assessors.chat_http import RetryPolicy, post_json
+from agentpref.assessors.reasoning_model import Sampling
+from agentpref.backends import load_assessor
+from agentpref.errors import BackendError, InputError
+from agentpref.images import ImageRef, References
+from agentpref.reasoning import build_compare_request
+from agentpref.testing.vllm_cpu import free_port
+
+FAST = RetryPolicy(retries=2, timeout=5, backoff=0.01)
+
+
+def _image(i: int) -> ImageRef:
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), (i * 40 % 256, 100, 50)).save(buffer, format="PNG")
+    return ImageRef.from_bytes(buffer.getvalue(), name=f"i{i}.png")
+
+
+def test_uris_name_the_server_model_and_options():
+    j = load_assessor("vllm://127.0.0.1:8000?model=PreferThinker&mode=cached-profile&swap=1&concurrency=8")
+    assert j.base_url == "http://127.0.0.1:8000/v1" and j.model == "PreferThinker" and j.vllm
+    assert j.options.mode == "cached-profile" and j.options.swap and j.options.concurrency == 8
+    assert j.structured == "off"  # PreferThinker was trained on the free layout
+    generic = load_assessor("vllm://h:1?model=qwen2.5-vl-7b")
+    assert generic.structured == "regex"  # other VLMs need the layout enforced
+    hosted = load_assessor("openai://api.example.com/v1?model=gpt-4o", timeout=30)
+    assert hosted.base_url == "https://api.example.com/v1" and not hosted.vllm and hosted.structured == "off"
+    assert load_assessor("openai://localhost:8000/v1?vllm=1").vllm
+    with pytest.raises(InputError, match="needs a host"):
+        load_assessor("vllm:nowhere")
+    with pytest.raises(ValueError, match="max_pixels"):
+        load_assessor("vllm://h:1?max_pixels=10")
+
+
+def test_request_body_uses_vllm_extensions_only_for_vllm(monkeypatch):
+    monkeypatch.setenv("VLLM_API_KEY", "sk-secret-value")
+    likes, dislikes = [_image(1), _image(2)], [_image(3)]
+    a, b = _image(4), _image(5)
+    request = build_compare_request(likes, dislikes, a, b)
+    sampling = Sampling(max_tokens=64, temperature=0.0, repetition_penalty=1.15, regex="x+", seed=None)
+    vllm = load_assessor("vllm://h:1?model=m&max_pixels=4096")
+    body = vllm.request_body(request, sampling)
+    parts = [p for p in body["messages"][1]["content"] if p["type"] == "image_url"]
+    assert [p["uuid"] for p in parts] == [r.sha256 for r in (*likes, *dislikes, a, b)]
+    assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in parts)
+    first = Image.open(io.BytesIO(base64.b64decode(parts[0]["image_url"]["url"].split(",")[1])))
+    assert first.width * first.height <= 4096  # resized to the pixel budget
+    assert body["repetition_penalty"] == 1.15 and body["chat_template_kwargs"] == {"add_vision_id": True}
+    assert body["structured_outputs"] == {"regex": "x+"}
+    assert "sk-secret" not in repr(vllm) and "sk-secret" not in json.dumps(body)
+
+    hosted = load_assessor("openai://api.example.com/v1?model=gpt-4o")
+    plain = hosted.request_body(request, Sampling(64, 0.0, 1.15, None, None))
+    assert set(plain) == {"model", "messages", "max_tokens", "temperature"}
+    assert all("uuid" not in p for p in plain["messages"][1]["content"])
+
+
+def _post(handler, policy: RetryPolicy = FAST) -> dict:
+    async def go() -> dict:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await post_json(client, "http://judge/v1/chat/completions", {"x": 1}, policy)
+
+    return asyncio.run(go())
+
+
+def test_429_and_5xx_are_retried_then_succeed():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"retry-after": "0"}, json={"error": {"message": "slow down"}})
+        if len(calls) == 2:
+            return httpx.Response(503, text="overloaded")
+        return httpx.Response(200, json={"ok": True})
+
+    assert _post(handler) == {"ok": True} and len(calls) == 3
+
+
+def test_client_errors_are_not_retried_and_name_the_url_and_reason():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(400, json={"error": {"message": "prompt is longer than max_model_len"}})
+
+    with pytest.raises(BackendError, match=r"http://judge/v1/chat/completions rejected .*400.*max_model_len"):
+        _post(handler)
+    assert len(calls) == 1
+
+    with pytest.raises(BackendError, match="check the API key"):
+        _post(lambda r: httpx.Response(401, json={"error": {"message": "bad key"}}))
+
+
+def test_persistent_server_errors_give_up_after_the_retries():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(500, json={"error": {"message": "EngineDeadError"}})
+
+    with pytest.raises(BackendError, match=r"failed after 3 attempt\(s\): HTTP 500: EngineDeadError"):
+        _post(handler)
+    assert len(calls) == 3
+
+
+def test_an_absent_server_gives_a_clear_error_quickly(tmp_path):
+    port = free_port()  # nothing listens there
+    judge = load_assessor(f"vllm://127.0.0.1:{port}?model=m", retries=2)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (8, 8), "red").save(a)
+    Image.new("RGB", (8, 8), "blue").save(b)
+    start = time.perf_counter()
+    with pytest.raises(
+        BackendError, match=rf"127\.0\.0\.1:{port}/v1/chat/completions failed after 3 attempt"
+    ):
+        judge.compare(_refs(), a, b)
+    assert time.perf_counter() - start < 10
+
+    unnamed = load_assessor(f"vllm://127.0.0.1:{port}")
+    with pytest.raises(BackendError, match=r"cannot list the models .* is the server running"):
+        unnamed.compare(_refs(), a, b)
+
+
+def _refs() -> References:
+    return References(likes=[_image(1)], dislikes=[_image(2)], skipped=[])
