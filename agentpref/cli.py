@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ASSESSOR_HELP = "Assessor URI: 'features' (default, any CPU, no weights)."
+ASSESSOR_HELP = (
+    "Assessor URI: 'features' (default, any CPU, no weights); 'vllm://HOST:PORT?model=NAME' "
+    "(PreferThinker on a vLLM server, see `agentpref serve`); 'openai://HOST/v1?model=NAME' "
+    "(any OpenAI-compatible API); 'hf:MODEL_OR_FOLDER' (transformers, in-process)."
+)
 GENERATOR_HELP = "Generator URI: 'painter' (default, any CPU; renders style, not the subject)."
 
 
@@ -50,7 +54,10 @@ def _handle_errors(command: F) -> F:
                 fields = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
                 err = InputError("; ".join(fields))
             if kwargs.get("as_json"):
-                click.echo(json.dumps({"error": str(err), "exit_code": err.exit_code}))
+                payload: dict[str, Any] = {"error": str(err), "exit_code": err.exit_code}
+                if finished := getattr(err, "judgments", None):  # e.g. a rank cut short: keep its work
+                    payload["judgments"] = [j.model_dump(mode="json") for j in finished]
+                click.echo(json.dumps(payload))
             _stderr().print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
             sys.exit(err.exit_code)
 
@@ -230,7 +237,9 @@ def generate(
             "[dim]note: the painter renders your taste's palette, saturation, detail and medium;"
             " it does not draw the prompt's subject. Use a diffusers generator for that.[/]"
         )
-    with _RunProgress(console) as progress:
+    from agentpref.cli_progress import RunProgress
+
+    with RunProgress(console) as progress:
         record = run(settings, out=out, resume=resume, context=context, on_progress=progress)
     if as_json:
         click.echo(
@@ -260,50 +269,6 @@ def _parse_size(size: str) -> tuple[int, int]:
     if not (16 <= w <= 4096 and 16 <= h <= 4096):
         raise InputError(f"--size {size} is outside 16..4096 per side")
     return w, h
-
-
-_STEPS = {
-    "predict_profile": "profile predicted",
-    "compose_prompt": "prompt composed",
-    "refine": "prompt refined",
-    "finish": "finished",
-}
-
-
-class _RunProgress:
-    """Progress of a run on stderr: a bar per iteration's generation, a line per finished step."""
-
-    def __init__(self, console: Console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.console = console
-        self.bars = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=False,
-        )  # fmt: skip
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> _RunProgress:
-        self.bars.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bars.stop()
-
-    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
-        if kind == "node" and payload["node"] in _STEPS:
-            self.bars.console.print(f"[green]✓[/] {_STEPS[payload['node']]}")
-        elif kind == "progress" and payload.get("stage") == "generate":
-            iteration = payload["candidate"].split("-")[0]
-            if iteration not in self.tasks:
-                self.tasks[iteration] = self.bars.add_task(f"generating {iteration}", total=payload["total"])
-            self.bars.update(self.tasks[iteration], completed=payload["done"])
-        elif kind == "progress" and payload.get("stage") == "assess":
-            self.bars.console.print(
-                f"[green]✓[/] iteration {payload['iteration']} assessed: best {payload['best']} "
-                f"score {payload['score']:.1f}",
-                highlight=False,
-            )
 
 
 @main.command()
@@ -347,6 +312,15 @@ def compare(
     judgment = load_assessor(assessor_uri).compare(references, image_a, image_b)
     if as_json:
         click.echo(judgment.model_dump_json())
+    if judgment.failed:
+        raw = (judgment.raw_text or "").strip()
+        _stderr().print(
+            f"[bold red]error:[/] {judgment.error}\n[dim]the model wrote:[/] {raw[:500]!r}",
+            markup=True,
+            highlight=False,
+        )
+        sys.exit(3)
+    if as_json:
         return
     from rich.table import Table
 
@@ -395,7 +369,19 @@ def rank(
         return
     for place, c in enumerate(ranking.candidates, 1):
         click.echo(f"{place:>3}. {c.score:5.1f}/{ranking.max_score:.0f}  {c.label}")
+    if ranking.judgments:
+        failed = sum(j.failed for j in ranking.judgments)
+        note = f"; {failed} unreadable (use --json to see the raw text)" if failed else ""
+        _stderr().print(f"[dim]{len(ranking.judgments)} pairwise comparisons{note}[/]", markup=True)
 
+
+def _add_commands() -> None:
+    from agentpref.cli_serve import serve
+
+    main.add_command(serve)
+
+
+_add_commands()
 
 if __name__ == "__main__":
     main()

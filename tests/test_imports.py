@@ -25,3 +25,12 @@ def test_cli_help_pulls_in_no_heavy_library():
     loaded = _modules_after(code)
     assert not [m for m in HEAVY if m in loaded]
     assert "numpy" not in loaded and "PIL" not in loaded
+
+
+def test_serve_defaults_match_the_library():
+    from agentpref import cli_serve, serve
+    from agentpref.images import DEFAULT_MODEL_PIXELS
+
+    assert cli_serve.DEFAULT_MODEL == serve.DEFAULT_MODEL
+    assert cli_serve.DEFAULT_SERVED_NAME == serve.DEFAULT_SERVED_NAME
+    assert cli_serve.DEFAULT_MAX_PIXELS == DEFAULT_MODEL_PIXELS
