@@ -129,6 +129,17 @@ def _judgment(j: Judgment) -> str:
     )
 
 
+def _comparisons(judgments: list[Judgment]) -> str:
+    """How the round was ranked by a pairwise judge, and how many of its answers were unreadable."""
+    if not judgments:
+        return ""
+    failed = [j for j in judgments if j.failed]
+    line = f"Ranked by {len(judgments)} pairwise comparisons"
+    if failed:
+        line += f'; <span class="warn">{len(failed)} unreadable</span> (raw text in judgments.jsonl)'
+    return f'<p class="small muted">{line}.</p>'
+
+
 def _history(record: RunRecord) -> str:
     items = []
     for it in record.iterations:
@@ -140,7 +151,7 @@ def _history(record: RunRecord) -> str:
             f"<h3>Iteration {it.iteration}</h3><p>Prompt: <code>{escape(it.prompt)}</code><br>"
             f"Negative: <code>{escape(it.negative_prompt) or '—'}</code><br>"
             f"{'Emphasis: ' + emphasis + '<br>' if emphasis else ''}{best}</p>"
-            f"{_judgment(it.judgment) if it.judgment else ''}"
+            f"{_comparisons(it.ranking_judgments)}{_judgment(it.judgment) if it.judgment else ''}"
         )
     return "".join(items)
 

@@ -5,6 +5,7 @@
       images/it01-c00.json  how to make it again (seed, prompt, generator params)
       profile.json          the predicted UserProfile
       judgments.jsonl       one line per assessed candidate, then the pairwise judgments
+                            (iteration bests, then the comparisons that ranked each round)
       summary.json          the whole RunRecord (what the report is drawn from)
       report.html           self-contained report
       events.jsonl          append-only log of what happened, for audits and tests
@@ -73,6 +74,9 @@ class IterationRecord(BaseModel):
     best_score: float | None = None
     judgment: Judgment | None = Field(
         None, description="this round's best (B) against the best before it (A)"
+    )
+    ranking_judgments: list[Judgment] = Field(
+        default_factory=list, description="the pairwise comparisons that ranked this round (model assessors)"
     )
 
 
@@ -195,6 +199,11 @@ class RunFolder:
             json.dumps({"kind": "judgment", "iteration": it.iteration, **it.judgment.model_dump(mode="json")})
             for it in record.iterations
             if it.judgment is not None
+        ]
+        lines += [
+            json.dumps({"kind": "ranking-judgment", "iteration": it.iteration, **j.model_dump(mode="json")})
+            for it in record.iterations
+            for j in it.ranking_judgments
         ]
         write_atomic(self.root / "judgments.jsonl", "".join(line + "\n" for line in lines))
         write_atomic(self.root / "summary.json", record.model_dump_json(indent=2))

@@ -17,10 +17,10 @@ from langgraph.runtime import Runtime
 
 from agentpref.assessors.base import Assessor
 from agentpref.backends import load_assessor, load_generator
-from agentpref.errors import ImageError, InputError
+from agentpref.errors import ImageError, InputError, ParseError
 from agentpref.generators.base import Generator
 from agentpref.images import ImageRef, References, content_hash
-from agentpref.profile import ELEMENTS
+from agentpref.profile import ELEMENTS, UserProfile
 from agentpref.prompting import compose_prompt as compose
 from agentpref.prompting import refine_prompt
 from agentpref.report import write_report
@@ -32,6 +32,7 @@ from agentpref.run import (
     RunFolder,
     RunRecord,
     candidate_id,
+    write_atomic,
 )
 
 # Seeds of iteration k are seed + k * SEED_STRIDE + index: reproducible one by one.
@@ -105,7 +106,16 @@ def predict_profile(state: PersonalizeState, runtime: Runtime[Context]) -> dict[
         for liked, group in ((True, refs.likes), (False, refs.dislikes))
         for r in group
     ]
-    record.profile = _assessor(runtime, record).profile(refs.likes, refs.dislikes)
+    try:
+        record.profile = _assessor(runtime, record).profile(refs.likes, refs.dislikes)
+    except ParseError as err:
+        # A model that answers nonsense should not end the run: go on with the subject alone.
+        write_atomic(folder.root / "profile_raw.txt", err.raw_text)
+        record.profile = UserProfile()
+        record.warnings.append(
+            f"the assessor's profile could not be read ({err}); its text is in profile_raw.txt. "
+            "Prompts carry only the subject; candidates are still judged against the references."
+        )
     folder.log("profile", likes=len(refs.likes), dislikes=len(refs.dislikes))
     return _save(folder, record)
 
@@ -171,6 +181,7 @@ def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]
     fresh = [c for c in record.candidates if c.iteration == current.iteration]
     images = [ImageRef.from_path(folder.root / c.file) for c in fresh]
     ranking = assessor.rank(refs, images)
+    current.ranking_judgments = ranking.judgments
     by_label = {img.label: c for img, c in zip(images, fresh, strict=True)}
     record.assessments = [a for a in record.assessments if a.iteration != current.iteration]
     for ranked in ranking.candidates:
