@@ -36,12 +36,34 @@ def _painter(rest: str, **options: Any) -> Generator:
     return PainterGenerator(**options)
 
 
+def _openai(scheme: str) -> Callable[..., Assessor]:
+    def load(rest: str, **options: Any) -> Assessor:
+        from agentpref.assessors.openai_compat import OpenAIAssessor, parse_uri
+
+        return OpenAIAssessor(**{**parse_uri(scheme, rest), **options})
+
+    return load
+
+
+def _hf(rest: str, **options: Any) -> Assessor:
+    from agentpref.assessors.hf import HFAssessor
+
+    if not rest:
+        raise InputError("hf: needs a model id or folder, e.g. hf:ZhouSimple/PreferThinker_model")
+    return HFAssessor(rest, **options)
+
+
 def _no_rest(scheme: str, rest: str) -> None:
     if rest:
         raise InputError(f"backend {scheme!r} takes no argument, got {scheme}:{rest}")
 
 
-ASSESSORS: dict[str, Callable[..., Assessor]] = {"features": _features}
+ASSESSORS: dict[str, Callable[..., Assessor]] = {
+    "features": _features,
+    "openai": _openai("openai"),
+    "vllm": _openai("vllm"),
+    "hf": _hf,
+}
 GENERATORS: dict[str, Callable[..., Generator]] = {"painter": _painter}
 
 

