@@ -57,6 +57,8 @@ def _handle_errors(command: F) -> F:
                 payload: dict[str, Any] = {"error": str(err), "exit_code": err.exit_code}
                 if finished := getattr(err, "judgments", None):  # e.g. a rank cut short: keep its work
                     payload["judgments"] = [j.model_dump(mode="json") for j in finished]
+                if raw := getattr(err, "raw_text", None):  # what an unreadable model answer said
+                    payload["raw_text"] = raw
                 click.echo(json.dumps(payload))
             _stderr().print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
             sys.exit(err.exit_code)
