@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -27,7 +28,8 @@ from agentpref.images import ImageRef, References
 from agentpref.judgment import DimensionScore, Judgment
 from agentpref.preferthinker_prompts import WORKED_EXAMPLES
 from agentpref.profile import ELEMENTS
-from agentpref.reasoning import ImagePart, Request, format_judgment
+from agentpref.reasoning import ImagePart, Request, format_judgment, parse_judgment
+from agentpref.reasoning_json import JSON_INSTRUCTION, judgment_to_json
 
 
 def _image(i: int) -> ImageRef:
@@ -84,6 +86,9 @@ class ScriptedJudge(ReasoningAssessor):
                     profile=WORKED_EXAMPLES[0].profile,
                 )
             )
+            if sampling.json_schema is not None:  # a server enforcing the schema
+                judgment = parse_judgment(text)
+                text = json.dumps(judgment_to_json(judgment))
             return Completion(text, prompt_tokens=len(roles) * 100, completion_tokens=40)
         finally:
             self.in_flight -= 1
@@ -215,3 +220,23 @@ def test_options_are_validated_with_the_field_named():
         ModelOptions(mode="fast")
     with pytest.raises(ValueError, match="concurrency"):
         ModelOptions(concurrency=0)
+
+
+def test_json_structured_outputs_ask_for_the_schema_and_keep_the_model_json_as_raw_text(refs):
+    a, b = _candidates(2)
+    judge = ScriptedJudge({a.sha256: 1, b.sha256: 4}, structured="json", max_rationale=50)
+    judgment = judge.compare(refs, a, b)
+    assert judgment.winner == "B" and (judgment.total_a, judgment.total_b) == (5, 20)
+    assert json.loads(judgment.raw_text)["answer"] == "Image B"
+    schema = judge.samplings[0].json_schema
+    assert (
+        schema["properties"]["answer"]["enum"] == ["Image A", "Image B"] and judge.samplings[0].regex is None
+    )
+    assert (
+        schema["properties"]["scores"]["properties"]["Color"]["properties"]["rationale_a"]["maxLength"] == 50
+    )
+    assert judge.requests[0].parts[-1].text == JSON_INSTRUCTION
+
+    broken = ScriptedJudge({}, garbage=3, structured="json", parse_retries=1)
+    failed = broken.compare(refs, a, b)
+    assert failed.failed and "not valid JSON" not in failed.raw_text and "no JSON object" in failed.error

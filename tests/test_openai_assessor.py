@@ -72,6 +72,12 @@ def test_request_body_uses_vllm_extensions_only_for_vllm(monkeypatch):
     assert set(plain) == {"model", "messages", "max_tokens", "temperature"}
     assert all("uuid" not in p for p in plain["messages"][1]["content"])
 
+    schema = {"type": "object"}
+    as_json = Sampling(64, 0.0, 1.15, None, None, json_schema=schema)
+    assert vllm.request_body(request, as_json)["structured_outputs"] == {"json": schema}
+    standard = hosted.request_body(request, as_json)["response_format"]
+    assert standard["type"] == "json_schema" and standard["json_schema"]["schema"] == schema
+
 
 def _post(handler, policy: RetryPolicy = FAST) -> dict:
     async def go() -> dict:

@@ -96,6 +96,17 @@ def test_compare_with_structured_outputs_gives_a_parsed_judgment(served, example
     assert judgment["usage"]["prompt_tokens"] > 0 and judgment["usage"]["completion_tokens"] > 0
 
 
+def test_compare_with_a_json_schema_gives_a_parsed_judgment(served, example_refs, tmp_path):
+    a, b = _candidates(tmp_path, 2)
+    uri = served["assessor"] + FAST + "&structured=json&max_tokens=1500&mode=cached-profile"
+    code, out = _judge("compare", example_refs, [a, b], uri)
+    assert code == 0, out
+    judgment = json.loads(out)
+    assert not judgment["failed"] and judgment["winner"] in ("A", "B") and len(judgment["scores"]) == 5
+    assert json.loads(judgment["raw_text"], strict=False)["answer"] == f"Image {judgment['winner']}"
+    assert judgment["usage"]["requests"] == 1  # the profile request is accounted to the assessor
+
+
 def test_rank_with_structured_outputs_parses_every_comparison(served, example_refs, tmp_path):
     images = _candidates(tmp_path, 4)
     code, out = _judge("rank", example_refs, images, served["assessor"] + STRUCTURED)

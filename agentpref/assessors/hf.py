@@ -213,7 +213,7 @@ class HFAssessor(ReasoningAssessor):
         else:
             merged = ModelOptions(**{**(options or {}), **fields})
         super().__init__(merged)
-        if self.options.structured == "regex":
+        if self.options.structured in ("regex", "json"):
             raise BackendError(_NO_REGEX.format(model=model))
         if batch_size < 1:
             raise InputError(f"hf:{model}: batch_size={batch_size}, must be at least 1")
@@ -317,7 +317,7 @@ class HFAssessor(ReasoningAssessor):
         return self._batchers[loop]
 
     async def _complete(self, request: Request, sampling: Sampling) -> Completion:
-        if sampling.regex is not None:
+        if sampling.regex is not None or sampling.json_schema is not None:
             raise BackendError(_NO_REGEX.format(model=self.model_id))
         return await self._batcher().submit(request, sampling)
 
@@ -381,7 +381,7 @@ class HFAssessor(ReasoningAssessor):
 
 
 _NO_REGEX = (
-    "hf:{model}: structured outputs (structured=regex) need a vLLM server; serve the model and use "
+    "hf:{model}: structured outputs (structured=regex or json) need a vLLM server; serve the model and use "
     "vllm://HOST:PORT?model=NAME, or leave structured off for hf:"
 )
 

@@ -6,13 +6,14 @@
 `vllm://HOST:PORT` means `http://HOST:PORT/v1` and turns on vLLM's extensions: a `uuid`
 per image part (its content hash, vLLM's cache key), `repetition_penalty`,
 `chat_template_kwargs={"add_vision_id": true}` (the "Picture N:" labels PreferThinker's
-evaluation used) and regex structured outputs. `openai://` sends only standard fields,
-so hosted APIs accept it; add `vllm=1` when an `openai://` URL is a vLLM server. The
-scheme is https when no port or port 443 is given, else http (`https=0/1` overrides).
+evaluation used) and vLLM's `structured_outputs` (regex or JSON schema). `openai://`
+sends only standard fields (`structured=json` becomes `response_format`), so hosted APIs
+accept it; add `vllm=1` when an `openai://` URL is a vLLM server. The scheme is https
+when no port or port 443 is given, else http (`https=0/1` overrides).
 Without `model=`, the server's first model (`GET /v1/models`) is used.
 
 Any `ModelOptions` field is a query parameter too: `mode=cached-profile`, `swap=1`,
-`structured=regex`, `concurrency=8`, `max_pixels=262144`, `parse_retries=2`, ...;
+`structured=regex|json|off`, `concurrency=8`, `max_pixels=262144`, `parse_retries=2`, ...;
 transport settings are `timeout` (seconds per attempt), `retries`, `api_key_env`, and
 for vLLM `cache_salt` (requests with different salts never share prefix-cache blocks:
 isolation between tenants).
@@ -108,6 +109,9 @@ class OpenAIAssessor(ReasoningAssessor):
         preferthinker = "preferthinker" in (self.model or "").lower()
         return "regex" if self.vllm and not preferthinker else "off"
 
+    def _json_bounds(self) -> bool:
+        return self.vllm
+
     # -- transport -----------------------------------------------------------------------
 
     async def _open_transport(self) -> Any:
@@ -174,6 +178,12 @@ class OpenAIAssessor(ReasoningAssessor):
                 body["cache_salt"] = self.cache_salt
         if sampling.regex is not None:
             body["structured_outputs"] = {"regex": sampling.regex}
+        if sampling.json_schema is not None:
+            if self.vllm:
+                body["structured_outputs"] = {"json": sampling.json_schema}
+            else:  # the standard form, which hosted APIs accept
+                schema = {"name": "preferthinker_answer", "schema": sampling.json_schema, "strict": True}
+                body["response_format"] = {"type": "json_schema", "json_schema": schema}
         return body
 
     async def _complete(self, request: Request, sampling: Sampling) -> Completion:

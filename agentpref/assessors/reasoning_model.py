@@ -42,11 +42,24 @@ from agentpref.assessors.tournament import (
 )
 from agentpref.errors import BackendError, InputError, ParseError
 from agentpref.images import DEFAULT_MODEL_PIXELS, ImageLike, ImageRef, References
-from agentpref.judgment import Judgment, Ranking, Usage
+from agentpref.judgment import DimensionScore, Judgment, Ranking, Usage
 from agentpref.profile import UserProfile
+from agentpref.reasoning import (
+    Request,
+    TextPart,
+    build_compare_request,
+    build_profile_compare_request,
+    build_profile_request,
+    output_regex,
+    parse_judgment,
+    parse_profile,
+    profile_regex,
+)
+from agentpref.reasoning_json import JSON_INSTRUCTION, json_to_layout, judgment_schema, profile_schema
 
 T = TypeVar("T")
-Structured = Literal["off", "regex"]
+Kind = Literal["profile", "compare"]
+Structured = Literal["off", "regex", "json"]
 
 
 class ModelOptions(BaseModel):
@@ -82,6 +95,7 @@ class Sampling:
     repetition_penalty: float
     regex: str | None
     seed: int | None
+    json_schema: dict[str, Any] | None = None
 
 
 @dataclass
@@ -135,7 +149,7 @@ class ReasoningAssessor:
 
     # -- what a backend provides -------------------------------------------------------------
 
-    async def _complete(self, request: Any, sampling: Sampling) -> Completion:
+    async def _complete(self, request: Request, sampling: Sampling) -> Completion:
         raise NotImplementedError
 
     async def _open_transport(self) -> Any:
@@ -147,6 +161,10 @@ class ReasoningAssessor:
 
     def _default_structured(self) -> Structured:
         return "off"
+
+    def _json_bounds(self) -> bool:
+        """Whether JSON schemas may carry `maxLength` (hosted strict modes may refuse it)."""
+        return True
 
     # -- sessions: one semaphore and transport per event loop --------------------------------
 
@@ -183,32 +201,61 @@ class ReasoningAssessor:
     def structured(self) -> Structured:
         return self.options.structured or self._default_structured()
 
-    def _sampling(self, regex: str | None, attempt: int) -> Sampling:
+    def _sampling(self, kind: Kind, attempt: int) -> Sampling:
         o = self.options
         retry = attempt > 0
+        regex = schema = None
+        if self.structured == "regex":
+            regex = (
+                profile_regex(max_term=o.max_term)
+                if kind == "profile"
+                else output_regex(max_rationale=o.max_rationale, max_term=o.max_term)
+            )
+        elif self.structured == "json":
+            term, why = (o.max_term, o.max_rationale) if self._json_bounds() else (None, None)
+            schema = (
+                profile_schema(max_term=term)
+                if kind == "profile"
+                else judgment_schema(max_rationale=why, max_term=term)
+            )
         return Sampling(
             max_tokens=o.max_tokens,
             temperature=max(o.temperature, o.retry_temperature) if retry else o.temperature,
             repetition_penalty=o.repetition_penalty,
-            regex=regex if self.structured == "regex" else None,
+            regex=regex,
             seed=(o.seed or 0) + attempt if (retry or o.seed is not None) else None,
+            json_schema=schema,
         )
 
-    async def _ask(self, request: Any, regex: str, read: Callable[[str], T]) -> tuple[T | ParseError, Usage]:
+    async def _ask(
+        self, request: Request, kind: Kind, read: Callable[[str], T]
+    ) -> tuple[T | ParseError, Usage]:
         """Send a request, reading the answer with `read`; ask again while it cannot be read."""
+        if self.structured == "json":  # say so in words too: the schema alone does not explain itself
+            request = Request(system=request.system, parts=[*request.parts, TextPart(JSON_INSTRUCTION)])
+
+            def read_json(text: str) -> T:
+                value = read(json_to_layout(text, profile_only=kind == "profile"))
+                if isinstance(value, Judgment):
+                    value.raw_text = text  # what the model wrote, not our rewriting of it
+                return value
+
+            reader: Callable[[str], T] = read_json
+        else:
+            reader = read
         usage = Usage()
         result: T | ParseError = ParseError("no attempt made", "")
         async with self._session() as session:
             for attempt in range(self.options.parse_retries + 1):
                 async with session.semaphore:
                     start = time.perf_counter()
-                    completion = await self._complete(request, self._sampling(regex, attempt))
+                    completion = await self._complete(request, self._sampling(kind, attempt))
                     completion.latency_s = completion.latency_s or time.perf_counter() - start
                 usage += completion.usage()
                 try:
-                    return read(completion.text), usage
+                    return reader(completion.text), usage
                 except ParseError as err:
-                    result = err
+                    result = ParseError(str(err).split("\n--- raw model text ---")[0], completion.text)
         return result, usage
 
     def _account(self, usage: Usage) -> None:
@@ -228,8 +275,6 @@ class ReasoningAssessor:
         return refs
 
     async def _profile_of(self, refs: References) -> UserProfile | ParseError:
-        from agentpref.reasoning import build_profile_request, parse_profile, profile_regex
-
         key = refs_key(refs.likes, refs.dislikes)
         if key not in self._profiles:
             request = build_profile_request(
@@ -268,13 +313,6 @@ class ReasoningAssessor:
         return "refs:" + refs_key(refs.likes, refs.dislikes), refs
 
     async def _one_pass(self, ctx: str, against: RefsOrProfile, a: ImageRef, b: ImageRef) -> Judgment:
-        from agentpref.reasoning import (
-            build_compare_request,
-            build_profile_compare_request,
-            output_regex,
-            parse_judgment,
-        )
-
         key = (ctx, a.sha256, b.sha256, self.structured)
         if key in self._judgments:
             return self._judgments[key]
@@ -297,8 +335,7 @@ class ReasoningAssessor:
                 raise ParseError("the answer names no winner: " + "; ".join(judgment.issues), text)
             return judgment
 
-        regex = output_regex(max_rationale=self.options.max_rationale, max_term=self.options.max_term)
-        result, usage = await self._ask(request, regex, read)
+        result, usage = await self._ask(request, "compare", read)
         self._account(usage)
         if isinstance(result, ParseError):
             attempts = self.options.parse_retries + 1
@@ -395,8 +432,6 @@ def combine_swapped(first: Judgment, second: Judgment) -> Judgment:
     first pass's answer on a tie); `swap_agreement` says whether both passes picked the
     same image. If one pass failed the other stands alone, noted in `issues`.
     """
-    from agentpref.judgment import DimensionScore
-
     usage = (first.usage or Usage()) + (second.usage or Usage())
     if first.failed and second.failed:
         return first.model_copy(update={"usage": usage})
