@@ -8,10 +8,12 @@ person are encoded once across all of their comparisons.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -136,19 +138,32 @@ class ServerProcess:
         raise BackendError(f"vLLM was not ready after {timeout:.0f} s{where}")
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop the server and everything it started (engine workers, resource trackers).
+
+        The server runs in a process group of its own, so the whole group is signalled:
+        SIGTERM first, SIGKILL for whatever is left, even when the server itself died
+        earlier and left orphans behind.
+        """
+        group = self.process.pid
         if self.process.poll() is None:
-            self.process.terminate()
+            _signal_group(group, signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                _signal_group(group, signal.SIGKILL)
                 self.process.wait()
+        _signal_group(group, signal.SIGKILL)
 
     def __enter__(self) -> ServerProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, sig)
 
 
 def start_server(
@@ -168,8 +183,14 @@ def start_server(
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [*launcher, *args], stdout=log, stderr=subprocess.STDOUT, env=dict(env or os.environ)
+                [*launcher, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env or os.environ),
+                start_new_session=True,  # a group of its own: `stop` reaches every process vLLM starts
             )
     else:
-        process = subprocess.Popen([*launcher, *args], stdout=sys.stderr, env=dict(env or os.environ))
+        process = subprocess.Popen(
+            [*launcher, *args], stdout=sys.stderr, env=dict(env or os.environ), start_new_session=True
+        )
     return ServerProcess(process, host, port, served_name, log_path)

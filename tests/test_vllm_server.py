@@ -67,6 +67,19 @@ def _run(args: list[str]) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _living(group: int) -> list[int]:
+    """Processes of a process group that are still running (zombies, already dead, excluded)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _judge(command: str, refs: Path, images: list[str], uri: str) -> tuple[int, str]:
     """`agentpref compare|rank --refs REFS IMAGES... --assessor URI --json`."""
     return _run([command, "--refs", str(refs), *images, "--assessor", uri, "--json"])
@@ -190,9 +203,14 @@ def test_killing_the_server_mid_rank_gives_retries_then_a_clear_error_keeping_fi
         assert not worker.is_alive(), "rank hung after the server died"
     finally:
         server.stop()
+    deadline = time.monotonic() + 10  # SIGKILL is delivered asynchronously
+    while _living(server.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _living(server.process.pid) == []  # nothing vLLM started outlives stop(), orphans included
     err = outcome.get("error")
     assert isinstance(err, RankInterrupted), outcome
     assert f"127.0.0.1:{server.port}/v1/chat/completions failed after 3 attempt(s)" in str(err)
     assert len(err.judgments) >= 2 and not any(j.failed for j in err.judgments)
     # Retries back off 0.5 s then 1 s; the request in flight fails at once when the socket closes.
+    print(f"error {outcome['at'] - killed:.2f} s after the kill, {len(err.judgments)} comparisons kept")
     assert outcome["at"] - killed < 20
