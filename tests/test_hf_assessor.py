@@ -22,7 +22,7 @@ pytest.importorskip("transformers")
 
 from agentpref.assessors import hf
 from agentpref.assessors.hf import HFAssessor, MicroBatcher, split_model_uri
-from agentpref.assessors.reasoning_model import Completion, Sampling
+from agentpref.assessors.model_options import Completion, Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
 from agentpref.images import ImageRef, References

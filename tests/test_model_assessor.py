@@ -15,14 +15,9 @@ import json
 import pytest
 from PIL import Image
 
-from agentpref.assessors.reasoning_model import (
-    Completion,
-    ModelOptions,
-    RankInterrupted,
-    ReasoningAssessor,
-    Sampling,
-    combine_swapped,
-)
+from agentpref.assessors.model_options import Completion, ModelOptions, Sampling
+from agentpref.assessors.reasoning_model import RankInterrupted, ReasoningAssessor
+from agentpref.assessors.swap import combine_swapped
 from agentpref.errors import BackendError, ParseError
 from agentpref.images import ImageRef, References
 from agentpref.judgment import DimensionScore, Judgment
@@ -213,6 +208,19 @@ def test_a_backend_failure_mid_rank_keeps_the_finished_comparisons(refs):
     judge.fail_after = None
     judge.rank(refs, cands)
     assert len(judge.requests) == 12  # the 5 finished comparisons were not asked again
+
+
+def test_a_custom_system_prompt_reaches_every_compare_request(refs, tmp_path):
+    (tmp_path / "prompt.txt").write_text("You judge pictures for one person.")
+    a, b = _candidates(2)
+    for mode in ("joint", "cached-profile"):
+        judge = ScriptedJudge(
+            {a.sha256: 1, b.sha256: 2}, mode=mode, system_prompt=f"@{tmp_path / 'prompt.txt'}"
+        )
+        judge.compare(refs, a, b)
+        assert judge.requests[-1].system == "You judge pictures for one person."
+    with pytest.raises(ValueError, match="cannot read the system prompt file"):
+        ModelOptions(system_prompt="@/nonexistent/prompt.txt")
 
 
 def test_options_are_validated_with_the_field_named():

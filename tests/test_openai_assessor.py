@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from agentpref.assessors.chat_http import RetryPolicy, post_json
-from agentpref.assessors.reasoning_model import Sampling
+from agentpref.assessors.model_options import Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
 from agentpref.images import ImageRef, References

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from agentpref.assessors.reasoning_model import Completion, ModelOptions, ReasoningAssessor, Sampling
+from agentpref.assessors.model_options import Completion, ModelOptions, Sampling
+from agentpref.assessors.reasoning_model import ReasoningAssessor
 from agentpref.errors import AgentprefError, BackendError, InputError
 from agentpref.image_decode import fit_pixels
 from agentpref.reasoning import Request, to_hf_messages

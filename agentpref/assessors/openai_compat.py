@@ -30,13 +30,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from agentpref.assessors.chat_http import RetryPolicy, post_json
-from agentpref.assessors.reasoning_model import (
-    Completion,
-    ModelOptions,
-    ReasoningAssessor,
-    Sampling,
-    Structured,
-)
+from agentpref.assessors.model_options import Completion, ModelOptions, Sampling, Structured
+from agentpref.assessors.reasoning_model import ReasoningAssessor
 from agentpref.errors import BackendError, InputError
 from agentpref.images import ImageRef
 from agentpref.reasoning import Request, to_openai_messages

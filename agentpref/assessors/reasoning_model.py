@@ -29,9 +29,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from agentpref.assessors.base import RefsOrProfile
+from agentpref.assessors.model_options import Completion, ModelOptions, Sampling, Structured
+from agentpref.assessors.swap import combine_swapped
 from agentpref.assessors.tournament import (
     Standings,
     all_pairs,
@@ -41,8 +41,8 @@ from agentpref.assessors.tournament import (
     swiss_rounds,
 )
 from agentpref.errors import BackendError, InputError, ParseError
-from agentpref.images import DEFAULT_MODEL_PIXELS, ImageLike, ImageRef, References
-from agentpref.judgment import DimensionScore, Judgment, Ranking, Usage
+from agentpref.images import ImageLike, ImageRef, References
+from agentpref.judgment import Judgment, Ranking, Usage
 from agentpref.profile import UserProfile
 from agentpref.reasoning import (
     Request,
@@ -59,59 +59,6 @@ from agentpref.reasoning_json import JSON_INSTRUCTION, json_to_layout, judgment_
 
 T = TypeVar("T")
 Kind = Literal["profile", "compare"]
-Structured = Literal["off", "regex", "json"]
-
-
-class ModelOptions(BaseModel):
-    """Options of a model-backed assessor (URI query parameters or keyword arguments)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["joint", "cached-profile"] = "joint"
-    swap: bool = Field(False, description="ask again with A and B exchanged; the judgment reports agreement")
-    structured: Structured | None = Field(
-        None, description="constrain the output to the layout; default off for PreferThinker, on otherwise"
-    )
-    parse_retries: int = Field(1, ge=0, description="extra attempts when the answer cannot be read")
-    retry_temperature: float = Field(0.7, ge=0)
-    max_history: int = Field(5, ge=1, description="reference images per side")
-    max_pixels: int = Field(DEFAULT_MODEL_PIXELS, ge=28 * 28, description="pixel budget per image")
-    max_tokens: int = Field(4096, ge=16)
-    temperature: float = Field(0.0, ge=0, description="0 = greedy, as in PreferThinker's evaluation")
-    repetition_penalty: float = Field(1.15, gt=0)
-    seed: int | None = None
-    concurrency: int = Field(4, ge=1, description="requests in flight at once")
-    ranking: Literal["swiss", "all-pairs"] = "swiss"
-    rounds: int | None = Field(None, ge=1, description="Swiss rounds (default ceil(log2 N))")
-    system_prompt: str | None = None
-    max_rationale: int = Field(600, ge=8, description="longest rationale the structured regex admits")
-    max_term: int = Field(80, ge=4, description="longest profile value the structured regex admits")
-
-
-@dataclass
-class Sampling:
-    max_tokens: int
-    temperature: float
-    repetition_penalty: float
-    regex: str | None
-    seed: int | None
-    json_schema: dict[str, Any] | None = None
-
-
-@dataclass
-class Completion:
-    text: str
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    latency_s: float = 0.0
-
-    def usage(self) -> Usage:
-        return Usage(
-            requests=1,
-            prompt_tokens=self.prompt_tokens or 0,
-            completion_tokens=self.completion_tokens or 0,
-            latency_s=self.latency_s,
-        )
 
 
 class RankInterrupted(BackendError):
@@ -277,9 +224,7 @@ class ReasoningAssessor:
     async def _profile_of(self, refs: References) -> UserProfile | ParseError:
         key = refs_key(refs.likes, refs.dislikes)
         if key not in self._profiles:
-            request = build_profile_request(
-                refs.likes, refs.dislikes, max_history=self.options.max_history, system_prompt=None
-            )
+            request = build_profile_request(refs.likes, refs.dislikes, max_history=self.options.max_history)
             result, usage = await self._ask(
                 request, profile_regex(max_term=self.options.max_term), parse_profile
             )
@@ -318,7 +263,7 @@ class ReasoningAssessor:
             return self._judgments[key]
         system = self.options.system_prompt
         if isinstance(against, UserProfile):
-            request = build_profile_compare_request(against, a, b)
+            request = build_profile_compare_request(against, a, b, system_prompt=system)
         else:
             request = build_compare_request(
                 against.likes,
@@ -423,87 +368,3 @@ class ReasoningAssessor:
 
     async def aclose(self) -> None:
         """Release what the backend holds (override when there is something to release)."""
-
-
-def combine_swapped(first: Judgment, second: Judgment) -> Judgment:
-    """One judgment from a pass with A first and a pass with B first (`second` has them exchanged).
-
-    Scores are averaged per element and side; the winner is the higher averaged total (the
-    first pass's answer on a tie); `swap_agreement` says whether both passes picked the
-    same image. If one pass failed the other stands alone, noted in `issues`.
-    """
-    usage = (first.usage or Usage()) + (second.usage or Usage())
-    if first.failed and second.failed:
-        return first.model_copy(update={"usage": usage})
-    if first.failed or second.failed:
-        kept = _mirror(second) if first.failed else first.model_copy()
-        kept.issues = [*kept.issues, "one of the two passes (A first, B first) was unreadable"]
-        kept.usage = usage
-        return kept
-    mirrored = _mirror(second)
-    scores = []
-    for s in first.scores:
-        t = mirrored.score(s.element)
-        if t is None:
-            scores.append(s)
-            continue
-        scores.append(
-            DimensionScore(
-                element=s.element,
-                score_a=(s.score_a + t.score_a) / 2,
-                score_b=(s.score_b + t.score_b) / 2,
-                rationale_a=s.rationale_a,
-                rationale_b=s.rationale_b,
-            )
-        )
-
-    def mean(x: float | None, y: float | None) -> float | None:
-        return (x + y) / 2 if x is not None and y is not None else (x if x is not None else y)
-
-    total_a, total_b = mean(first.total_a, mirrored.total_a), mean(first.total_b, mirrored.total_b)
-    winner = first.winner
-    if total_a is not None and total_b is not None and total_a != total_b:
-        winner = "A" if total_a > total_b else "B"
-    agree = first.winner == mirrored.winner
-    issues = [*first.issues, *(f"swapped pass: {i}" for i in mirrored.issues)]
-    if not agree:
-        issues.append(
-            f"position bias: Image {first.winner} won as shown, but Image {mirrored.winner} "
-            "won when A and B were shown the other way round"
-        )
-    return first.model_copy(
-        update={
-            "scores": scores,
-            "total_a": total_a,
-            "total_b": total_b,
-            "winner": winner,
-            "issues": issues,
-            "swap_agreement": agree,
-            "raw_text": f"{first.raw_text}\n\n--- second pass, A and B exchanged ---\n\n{second.raw_text}",
-            "usage": usage,
-        }
-    )
-
-
-def _mirror(judgment: Judgment) -> Judgment:
-    """The same judgment with A and B exchanged (a second pass read back in first-pass order)."""
-    return judgment.model_copy(
-        update={
-            "a": judgment.b,
-            "b": judgment.a,
-            "scores": [
-                s.model_copy(
-                    update={
-                        "score_a": s.score_b,
-                        "score_b": s.score_a,
-                        "rationale_a": s.rationale_b,
-                        "rationale_b": s.rationale_a,
-                    }
-                )
-                for s in judgment.scores
-            ],
-            "total_a": judgment.total_b,
-            "total_b": judgment.total_a,
-            "winner": None if judgment.winner is None else ("B" if judgment.winner == "A" else "A"),
-        }
-    )
