@@ -79,53 +79,52 @@ def test_request_body_uses_vllm_extensions_only_for_vllm(monkeypatch):
     assert standard["type"] == "json_schema" and standard["json_schema"]["schema"] == schema
 
 
-def _post(handler, policy: RetryPolicy = FAST) -> dict:
-    async def go() -> dict:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            return await post_json(client, "http://judge/v1/chat/completions", {"x": 1}, policy)
+class Server:
+    """A scripted HTTP server: answers the i-th request with `responses[min(i, last)]`."""
 
-    return asyncio.run(go())
+    def __init__(self, *responses: httpx.Response) -> None:
+        self.responses = responses
+        self.calls = 0
+
+    def post(self, policy: RetryPolicy = FAST) -> dict:
+        def handler(request: httpx.Request) -> httpx.Response:
+            self.calls += 1
+            return self.responses[min(self.calls, len(self.responses)) - 1]
+
+        async def go() -> dict:
+            async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+                return await post_json(client, "http://judge/v1/chat/completions", {"x": 1}, policy)
+
+        return asyncio.run(go())
+
+
+def _error(status: int, message: str, **kwargs) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"message": message}}, **kwargs)
 
 
 def test_429_and_5xx_are_retried_then_succeed():
-    calls = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        if len(calls) == 1:
-            return httpx.Response(429, headers={"retry-after": "0"}, json={"error": {"message": "slow down"}})
-        if len(calls) == 2:
-            return httpx.Response(503, text="overloaded")
-        return httpx.Response(200, json={"ok": True})
-
-    assert _post(handler) == {"ok": True} and len(calls) == 3
+    server = Server(
+        _error(429, "slow down", headers={"retry-after": "0"}),
+        httpx.Response(503, text="overloaded"),
+        httpx.Response(200, json={"ok": True}),
+    )
+    assert server.post() == {"ok": True} and server.calls == 3
 
 
 def test_client_errors_are_not_retried_and_name_the_url_and_reason():
-    calls = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(400, json={"error": {"message": "prompt is longer than max_model_len"}})
-
+    server = Server(_error(400, "prompt is longer than max_model_len"))
     with pytest.raises(BackendError, match=r"http://judge/v1/chat/completions rejected .*400.*max_model_len"):
-        _post(handler)
-    assert len(calls) == 1
-
+        server.post()
+    assert server.calls == 1
     with pytest.raises(BackendError, match="check the API key"):
-        _post(lambda r: httpx.Response(401, json={"error": {"message": "bad key"}}))
+        Server(_error(401, "bad key")).post()
 
 
 def test_persistent_server_errors_give_up_after_the_retries():
-    calls = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(500, json={"error": {"message": "EngineDeadError"}})
-
+    server = Server(_error(500, "EngineDeadError"))
     with pytest.raises(BackendError, match=r"failed after 3 attempt\(s\): HTTP 500: EngineDeadError"):
-        _post(handler)
-    assert len(calls) == 3
+        server.post()
+    assert server.calls == 3
 
 
 def test_an_absent_server_gives_a_clear_error_quickly(tmp_path):
