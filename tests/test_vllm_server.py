@@ -37,7 +37,9 @@ GARBAGE = FAST + "&structured=off&max_tokens=48&parse_retries=1"
 def served(tiny_qwen: Path):
     """`agentpref serve` running the tiny model; yields its assessor URI."""
     port = free_port()
-    log = (cache_root() / "logs" / f"agentpref-serve-{port}.log").open("wb")
+    log_path = cache_root() / "logs" / f"agentpref-serve-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)  # a fresh machine has no cache folder yet
+    log = log_path.open("wb")
     args = [
         sys.executable,
         "-m",
