@@ -35,6 +35,7 @@ from agentpref.assessors.reasoning_model import ReasoningAssessor
 from agentpref.errors import AgentprefError, BackendError, InputError
 from agentpref.image_decode import fit_pixels
 from agentpref.reasoning import Request, to_hf_messages
+from agentpref.torch_device import pick_device, pick_dtype
 
 _DTYPE_NAMES = {"float32": ("fp32", "float"), "float16": ("fp16", "half"), "bfloat16": ("bf16",)}
 DTYPES = {alias: name for name, aliases in _DTYPE_NAMES.items() for alias in (name, *aliases)}
@@ -173,19 +174,6 @@ def _require_stack(model: str) -> None:
     missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
     if missing:
         raise InputError(f"hf:{model}: needs {' and '.join(missing)}, not installed here: {_INSTALL}")
-
-
-def pick_device(torch: Any) -> str:
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    return "mps" if mps is not None and mps.is_available() else "cpu"
-
-
-def pick_dtype(torch: Any, device: str) -> Any:
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float16 if device.startswith("mps") else torch.float32
 
 
 # -- the assessor ---------------------------------------------------------------------------
