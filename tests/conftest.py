@@ -28,3 +28,27 @@ def tiny_qwen() -> Path:
     from agentpref.testing.tiny_qwen import build_tiny_qwen
 
     return build_tiny_qwen()
+
+
+@pytest.fixture(scope="session")
+def tiny_sd() -> Path:
+    """A tiny random StableDiffusionPipeline folder (built once offline, cached outside the clone)."""
+    from agentpref.testing.tiny_diffusers import build_tiny_pipeline
+
+    return build_tiny_pipeline("sd")
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl() -> Path:
+    """A tiny random StableDiffusionXLPipeline folder (built once offline, cached outside the clone)."""
+    from agentpref.testing.tiny_diffusers import build_tiny_pipeline
+
+    return build_tiny_pipeline("sdxl")
+
+
+@pytest.fixture(scope="session")
+def tiny_flux() -> Path:
+    """A tiny random FluxPipeline folder (built once offline, cached outside the clone)."""
+    from agentpref.testing.tiny_diffusers import build_tiny_pipeline
+
+    return build_tiny_pipeline("flux")
