@@ -53,6 +53,12 @@ def _hf(rest: str, **options: Any) -> Assessor:
     return HFAssessor(rest, **options)
 
 
+def _diffusers(rest: str, **options: Any) -> Generator:
+    from agentpref.generators.diffusers import DiffusersGenerator
+
+    return DiffusersGenerator(rest, **options)
+
+
 def _no_rest(scheme: str, rest: str) -> None:
     if rest:
         raise InputError(f"backend {scheme!r} takes no argument, got {scheme}:{rest}")
@@ -64,7 +70,7 @@ ASSESSORS: dict[str, Callable[..., Assessor]] = {
     "vllm": _openai("vllm"),
     "hf": _hf,
 }
-GENERATORS: dict[str, Callable[..., Generator]] = {"painter": _painter}
+GENERATORS: dict[str, Callable[..., Generator]] = {"painter": _painter, "diffusers": _diffusers}
 
 
 def split_uri(uri: str) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -36,7 +37,8 @@ class Generator(Protocol):
 
     `seed` is the first image's seed; image i uses `seed + i`, so every candidate is
     reproducible alone. `profile` lets backends that can use it directly (the painter,
-    diffusers' profile guidance) do so; others rely on the prompt.
+    diffusers' profile guidance) do so; others rely on the prompt. `on_step(done, total)`
+    reports progress within slow generations (denoising steps); fast backends may ignore it.
     """
 
     name: str
@@ -49,4 +51,5 @@ class Generator(Protocol):
         seed: int | None = None,
         size: tuple[int, int] = (512, 512),
         profile: UserProfile | None = None,
+        on_step: Callable[[int, int], None] | None = None,
     ) -> list[GeneratedImage]: ...

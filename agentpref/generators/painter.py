@@ -22,6 +22,7 @@ saturation and lightness by exact HSV scaling.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,6 +313,7 @@ class PainterGenerator:
         seed: int | None = None,
         size: tuple[int, int] = (512, 512),
         profile: UserProfile | None = None,
+        on_step: Callable[[int, int], None] | None = None,  # a render is one step: nothing to report
     ) -> list[GeneratedImage]:
         if n < 1:
             raise InputError(f"n: need at least one image, got {n}")
