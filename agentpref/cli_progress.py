@@ -43,6 +43,13 @@ class RunProgress:
             if iteration not in self.tasks:
                 self.tasks[iteration] = self.bars.add_task(f"generating {iteration}", total=payload["total"])
             self.bars.update(self.tasks[iteration], completed=payload["done"])
+        elif kind == "progress" and payload.get("stage") == "denoise":
+            if "denoise" not in self.tasks:
+                self.tasks["denoise"] = self.bars.add_task("denoising", total=payload["steps"])
+            label = f"denoising {payload['candidate']}"
+            self.bars.update(
+                self.tasks["denoise"], completed=payload["step"], total=payload["steps"], description=label
+            )
         elif kind == "progress" and payload.get("stage") == "assess":
             self.bars.console.print(
                 f"[green]✓[/] iteration {payload['iteration']} assessed: best {payload['best']} "

@@ -18,7 +18,7 @@ rebuilt from (subject, profile, emphasis), so refining never piles up repeated p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
@@ -50,9 +50,11 @@ def _join(terms: list[str]) -> str:
     return terms[0] if len(terms) == 1 else ", ".join(terms[:-1]) + " and " + terms[-1]
 
 
-def _element_phrases(profile: Profile, emphasis: Mapping[Element, int]) -> tuple[list[str], list[Element]]:
+def _element_phrases(
+    profile: Profile, emphasis: Mapping[Element, int], lead: Sequence[Element] = ()
+) -> tuple[list[str], list[Element]]:
     phrases, left_out = [], []
-    for element in ELEMENTS:
+    for element in [*lead, *(e for e in ELEMENTS if e not in lead)]:
         terms = profile.terms(element)
         if not terms:
             continue
@@ -67,11 +69,18 @@ def _element_phrases(profile: Profile, emphasis: Mapping[Element, int]) -> tuple
 
 
 def compose_prompt(
-    subject: str, profile: UserProfile, emphasis: Mapping[Element, int] | None = None
+    subject: str,
+    profile: UserProfile,
+    emphasis: Mapping[Element, int] | None = None,
+    lead: Sequence[Element] = (),
 ) -> Prompt:
-    """Positive prompt = subject + liked elements (+ keywords); negative = disliked terms."""
+    """Positive prompt = subject + liked elements (+ keywords); negative = disliked terms.
+
+    Elements in `lead` come first (right after the subject), e.g. the ones that must
+    survive a text encoder that cuts long prompts.
+    """
     emphasis = dict(emphasis or {})
-    liked, left_out = _element_phrases(profile.likes, emphasis)
+    liked, left_out = _element_phrases(profile.likes, emphasis, lead)
     positive = ", ".join([subject.strip(), *liked, *profile.likes.keywords]).strip(", ")
     disliked = [
         t.lower() for e in ELEMENTS if not profile.dislikes.is_uncertain(e) for t in profile.dislikes.terms(e)
@@ -102,6 +111,13 @@ def refine_prompt(
     emphasis: Mapping[Element, int],
     element_scores: Mapping[Element, float],
     threshold: float = WEAK_SCORE,
+    *,
+    truncated: bool = False,
 ) -> Prompt:
-    """The next prompt: the same subject and profile, with weak elements strengthened."""
-    return compose_prompt(subject, profile, refine_emphasis(emphasis, element_scores, threshold))
+    """The next prompt: the same subject and profile, with weak elements strengthened.
+
+    `truncated`: the generator reported that it cut the last prompt, so the weak
+    elements move to the front, where the text encoder still sees them.
+    """
+    lead = weak_elements(element_scores, threshold) if truncated else ()
+    return compose_prompt(subject, profile, refine_emphasis(emphasis, element_scores, threshold), lead)

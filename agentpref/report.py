@@ -98,6 +98,15 @@ def _bars(assessment: Assessment) -> str:
     return "".join(rows)
 
 
+_SHOWN_PARAMS = ("steps", "guidance", "size", "dtype", "profile_guidance")
+
+
+def _params(candidate: Candidate) -> str:
+    """The generator settings that, with the seed and prompt, make the image again."""
+    shown = [f"{k} {candidate.params[k]}" for k in _SHOWN_PARAMS if k in candidate.params]
+    return "<br>" + escape(" · ".join(shown)) if shown else ""
+
+
 def _candidate_card(folder: RunFolder, record: RunRecord, candidate: Candidate) -> str:
     assessment = record.assessment(candidate.id)
     best = " best" if candidate.id == record.best else ""
@@ -108,8 +117,8 @@ def _candidate_card(folder: RunFolder, record: RunRecord, candidate: Candidate) 
         f'<div class="card{best}"><a href="{href}"><img src="{_thumb(folder.root / candidate.file)}" '
         f'alt="{escape(candidate.id)}"></a>'
         f"<p><b>{escape(candidate.id)}</b>{' ★ best' if best else ''} — score {score}<br>"
-        f'<span class="small muted">seed {candidate.seed} · {escape(candidate.generator)}</span></p>'
-        f"{_bars(assessment) if assessment else ''}{notes}</div>"
+        f'<span class="small muted">seed {candidate.seed} · {escape(candidate.generator)}{_params(candidate)}'
+        f"</span></p>{_bars(assessment) if assessment else ''}{notes}</div>"
     )
 
 

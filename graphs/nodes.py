@@ -151,6 +151,9 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
                 seed=seed,
                 size=record.size,
                 profile=record.profile,
+                on_step=lambda step, steps, cid=cid: _emit(
+                    runtime, stage="denoise", candidate=cid, step=step, steps=steps
+                ),
             )
             png = image.png_bytes()
             candidate = Candidate(
@@ -234,7 +237,9 @@ def refine(state: PersonalizeState) -> dict[str, Any]:
     best = record.assessment(record.best)
     last = record.iterations[-1]
     scores = best.element_scores if best else {e: 0.0 for e in ELEMENTS}
-    prompt = refine_prompt(record.subject, record.profile, last.emphasis, scores)
+    # A generator that had to cut the prompt says so (params["prompt_used"]): keep weak elements in reach.
+    truncated = any("prompt_used" in c.params for c in record.candidates if c.iteration == last.iteration)
+    prompt = refine_prompt(record.subject, record.profile, last.emphasis, scores, truncated=truncated)
     record.iterations.append(
         IterationRecord(
             iteration=last.iteration + 1,

@@ -43,3 +43,12 @@ def test_refinement_strengthens_only_weak_elements_and_does_not_pile_up():
     for _ in range(10):
         emphasis = refine_emphasis(emphasis, scores)
     assert emphasis[Element.COLOR] == 3
+
+
+def test_a_cut_prompt_moves_the_weak_elements_next_to_the_subject():
+    scores = {Element.COLOR: 4.5, Element.SATURATION: 4.0, Element.DETAIL: 1.0, Element.ARTISTIC_MEDIUM: 2.0}
+    plain = refine_prompt("a lighthouse", PROFILE, {}, scores)
+    cut = refine_prompt("a lighthouse", PROFILE, {}, scores, truncated=True)
+    assert plain.positive.index("teal") < plain.positive.index("smooth detail")  # the usual order
+    assert cut.positive.startswith("a lighthouse, strongly smooth detail, strongly watercolor, ")
+    assert sorted(cut.positive.split(", ")) == sorted(plain.positive.split(", "))  # same words, new order
