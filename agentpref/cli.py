@@ -29,7 +29,11 @@ ASSESSOR_HELP = (
     "(PreferThinker on a vLLM server, see `agentpref serve`); 'openai://HOST/v1?model=NAME' "
     "(any OpenAI-compatible API); 'hf:MODEL_OR_FOLDER' (transformers, in-process)."
 )
-GENERATOR_HELP = "Generator URI: 'painter' (default, any CPU; renders style, not the subject)."
+GENERATOR_HELP = (
+    "Generator URI: 'painter' (default, any CPU; renders style, not the subject); "
+    "'diffusers:MODEL_OR_FOLDER[?steps=..&guidance=..&profile_guidance=1]' (SD-Turbo, SDXL-Turbo, "
+    "FLUX.1-schnell or any text-to-image pipeline)."
+)
 
 
 def _stderr() -> Console:

@@ -161,3 +161,10 @@ def test_a_prompt_the_text_encoder_cuts_is_reported_with_what_it_saw(tiny_sd):
     seen = cut.params["prompt_used"]
     assert long_prompt.startswith(seen[:20]) and len(seen) < len(long_prompt)
     assert any("cut the prompt" in note for note in cut.notes)
+
+
+def test_denoising_steps_are_reported_for_the_progress_display(tiny_sd):
+    steps: list[tuple[int, int]] = []
+    generator = load_generator(f"diffusers:{tiny_sd}?steps=3")
+    generator.generate("a lighthouse", seed=1, size=(64, 64), on_step=lambda i, n: steps.append((i, n)))
+    assert steps == [(1, 3), (2, 3), (3, 3)]
