@@ -31,8 +31,8 @@ ASSESSOR_HELP = (
 )
 GENERATOR_HELP = (
     "Generator URI: 'painter' (default, any CPU; renders style, not the subject); "
-    "'diffusers:MODEL_OR_FOLDER[?steps=..&guidance=..&profile_guidance=1]' (SD-Turbo, SDXL-Turbo, "
-    "FLUX.1-schnell or any text-to-image pipeline)."
+    "'diffusers:MODEL_OR_FOLDER' (SD-Turbo, SDXL-Turbo, FLUX.1-schnell or any text-to-image "
+    "pipeline; options as a query, e.g. ?steps=2&profile_guidance=1)."
 )
 
 
