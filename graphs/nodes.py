@@ -12,13 +12,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, Literal
 
-from agentpref.graphs.state import Context, PersonalizeState
 from langgraph.runtime import Runtime
 
 from agentpref.assessors.base import Assessor
 from agentpref.backends import load_assessor, load_generator
 from agentpref.errors import ImageError, InputError, ParseError
 from agentpref.generators.base import Generator
+from agentpref.graphs.state import Context, PersonalizeState
 from agentpref.images import ImageRef, References, content_hash
 from agentpref.profile import ELEMENTS, UserProfile
 from agentpref.prompting import compose_prompt as compose

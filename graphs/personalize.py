@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentpref.graphs import nodes
-from agentpref.graphs.state import Context, PersonalizeState, RunSettings
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from agentpref.assessors.base import Assessor
 from agentpref.errors import InputError
 from agentpref.generators.base import Generator
+from agentpref.graphs import nodes
+from agentpref.graphs.state import Context, PersonalizeState, RunSettings
 from agentpref.images import References, load_references
 from agentpref.profile import UserProfile
 from agentpref.run import RunFolder, RunRecord

@@ -131,11 +131,10 @@ def test_langgraph_json_points_at_a_compiled_graph_with_the_loop_nodes():
 
 def test_a_failed_run_resumes_from_another_working_directory(example_refs, tmp_path, monkeypatch):
     """A generator failure mid-run keeps finished work; resuming elsewhere finishes in place."""
-    from agentpref.graphs.personalize import run
-    from agentpref.graphs.state import Context, RunSettings
-
     from agentpref.errors import BackendError
     from agentpref.generators.painter import PainterGenerator
+    from agentpref.graphs.personalize import run
+    from agentpref.graphs.state import Context, RunSettings
 
     class FailsOnSecondImage(PainterGenerator):
         calls = 0

@@ -184,7 +184,7 @@ class OpenAIAssessor(ReasoningAssessor):
     async def _complete(self, request: Request, sampling: Sampling) -> Completion:
         client = self._transport()
         if client is None:  # called outside a session: open one for this request
-            async with self._session():
+            async with self.session():
                 return await self._complete(request, sampling)
         start = time.perf_counter()
         url = f"{self.base_url}/chat/completions"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -116,7 +116,11 @@ class ReasoningAssessor:
     # -- sessions: one semaphore and transport per event loop --------------------------------
 
     @asynccontextmanager
-    async def _session(self):  # type: ignore[no-untyped-def]
+    async def session(self) -> AsyncIterator[_Session]:
+        """Hold one transport (connection pool, batcher) and one concurrency bound across calls.
+
+        Every async method opens one when none is open; wrap many calls in one to share it.
+        """
         sessions = _SESSIONS.get() or {}
         if id(self) in sessions:
             yield sessions[id(self)]
@@ -192,7 +196,7 @@ class ReasoningAssessor:
             reader = read
         usage = Usage()
         result: T | ParseError = ParseError("no attempt made", "")
-        async with self._session() as session:
+        async with self.session() as session:
             for attempt in range(self.options.parse_retries + 1):
                 async with session.semaphore:
                     start = time.perf_counter()
@@ -204,6 +208,19 @@ class ReasoningAssessor:
                 except ParseError as err:
                     result = ParseError(str(err).split("\n--- raw model text ---")[0], completion.text)
         return result, usage
+
+    async def acomplete(self, request: Request, kind: Kind = "compare") -> Completion:
+        """Send one request with this assessor's settings and return the model's own words.
+
+        For tools that need the text rather than a judgment, e.g. a teacher model writing
+        training data. Counts toward `usage` and the concurrency bound like every request.
+        """
+        async with self.session() as session, session.semaphore:
+            start = time.perf_counter()
+            completion = await self._complete(request, self._sampling(kind, 0))
+            completion.latency_s = completion.latency_s or time.perf_counter() - start
+        self._account(completion.usage())
+        return completion
 
     def _account(self, usage: Usage) -> None:
         self.usage += usage
@@ -301,7 +318,7 @@ class ReasoningAssessor:
 
     async def acompare(self, refs_or_profile: RefsOrProfile, a: ImageLike, b: ImageLike) -> Judgment:
         ra, rb = ImageRef.coerce(a), ImageRef.coerce(b)
-        async with self._session():
+        async with self.session():
             ctx, against = await self._context(refs_or_profile)
             if not self.options.swap:
                 return await self._one_pass(ctx, against, ra, rb)
@@ -341,7 +358,7 @@ class ReasoningAssessor:
                     judgments,
                 ) from errors[0]
 
-        async with self._session():
+        async with self.session():
             profile = await self._rank_profile(refs_or_profile)
             if self.options.ranking == "all-pairs":
                 await play(all_pairs(n))
