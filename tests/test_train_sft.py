@@ -1,0 +1,96 @@
+"""Cold-start SFT through TRL on the tiny random Qwen2.5-VL (two steps on the CPU)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("trl")
+
+from agentpref.errors import InputError
+from agentpref.preferthinker_prompts import WORKED_EXAMPLES
+from agentpref.reasoning import build_compare_request, format_judgment
+from agentpref.train.recipes import SFTRecipe, load_recipe, recipe_path
+from agentpref.train.sft import read_rows, train_sft
+
+
+def _sft_file(folder: Path, rows: int = 2) -> Path:
+    """SFT rows in the export layout: typed messages + image paths relative to the file."""
+    from agentpref.images import ImageRef
+
+    (folder / "images").mkdir(parents=True)
+    lines = []
+    for r in range(rows):
+        paths = []
+        for i in range(4):
+            p = folder / "images" / f"{r}-{i}.png"
+            Image.new("RGB", (56, 56), (40 * i, 90, 30 * r)).save(p)
+            paths.append(p)
+        refs = [ImageRef.from_path(p) for p in paths]
+        request = build_compare_request(refs[:1], refs[1:2], refs[2], refs[3])
+        user = [
+            {"type": "image"} if hasattr(part, "ref") else {"type": "text", "text": part.text}
+            for part in request.parts
+        ]
+        lines.append(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "system", "content": [{"type": "text", "text": "Judge images."}]},
+                        {"role": "user", "content": user},
+                        {
+                            "role": "assistant",
+                            "content": [{"type": "text", "text": format_judgment(WORKED_EXAMPLES[0])}],
+                        },
+                    ],
+                    "images": [f"images/{p.name}" for p in paths],
+                }
+            )
+        )
+    path = folder / "sft.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_two_sft_steps_train_the_tiny_model_and_save_it(tiny_qwen, tmp_path):
+    recipe = load_recipe(
+        recipe_path("sft_cpu"),
+        SFTRecipe,
+        model=str(tiny_qwen),
+        train_file=_sft_file(tmp_path / "data"),
+        output_dir=tmp_path / "sft",
+    )
+    out = train_sft(recipe)
+    assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
+    state = (
+        json.loads(next(out.glob("checkpoint-*/trainer_state.json")).read_text())
+        if any(out.glob("checkpoint-*"))
+        else None
+    )
+    from transformers import AutoModelForImageTextToText
+
+    trained = AutoModelForImageTextToText.from_pretrained(out)
+    original = AutoModelForImageTextToText.from_pretrained(tiny_qwen)
+    changed = [
+        name
+        for (name, a), (_, b) in zip(trained.named_parameters(), original.named_parameters(), strict=True)
+        if not (a == b).all()
+    ]
+    assert changed and not any(name.startswith("model.visual") or ".visual." in name for name in changed)
+    assert state is None or state["global_step"] == 2
+
+
+def test_training_files_are_checked_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [], "images": []}\nnot json\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2: not JSON"):
+        read_rows(bad)
+    bad.write_text('{"messages": [], "images": "a.png"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:1: field 'images' must be a list"):
+        read_rows(bad)
+    with pytest.raises(ValueError, match="learning_rate"):
+        SFTRecipe(train_file=bad, output_dir=tmp_path, learning_rate=0)

@@ -1,0 +1,147 @@
+"""Cold-start SFT: teach a VLM PreferThinker's predict-then-assess format from CoT data.
+
+TRL's SFTTrainer on `messages` + `images` rows (`agentpref train export --sft`), full
+fine-tuning or LoRA, the vision tower frozen by default. On a cluster:
+
+    accelerate launch --config_file configs/accelerate_zero3.yaml -m agentpref.train.sft \\
+        --recipe sft_7b --train-file data/sft.jsonl --output-dir ckpt/sft
+
+On the CPU the same code trains the tiny test model for a few steps (`sft_cpu`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentpref.errors import InputError
+from agentpref.train.recipes import Recipe, SFTRecipe, load_recipe, recipe_path
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """JSONL rows with image paths made absolute (they are relative to the file's folder)."""
+    rows = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as err:
+        raise InputError(f"cannot read the training file {path}: {err}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}:{number}: not JSON ({err})") from None
+        if not isinstance(row.get("images"), list):
+            raise InputError(f"{path}:{number}: field 'images' must be a list of image paths")
+        row["images"] = [str((path.parent / p).resolve()) for p in row["images"]]
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path}: no training rows")
+    return rows
+
+
+def to_dataset(rows: list[dict[str, Any]]) -> Any:
+    """A `datasets.Dataset` whose `images` decode lazily to PIL images."""
+    from datasets import Dataset, Image, Sequence
+
+    dataset = Dataset.from_list(rows)
+    return dataset.cast_column("images", Sequence(Image()))
+
+
+def load_model(recipe: Recipe) -> tuple[Any, Any]:
+    """The model and processor, the vision tower frozen when the recipe says so."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(recipe.model, max_pixels=recipe.max_pixels)
+    dtype = torch.bfloat16 if recipe.bf16 else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(recipe.model, dtype=dtype)
+    if recipe.freeze_vision:
+        for name, parameter in model.named_parameters():
+            if ".visual." in f".{name}" or name.startswith("visual."):
+                parameter.requires_grad = False
+    return model, processor
+
+
+def peft_config(recipe: Recipe) -> Any:
+    if not recipe.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=recipe.lora_r,
+        lora_alpha=recipe.lora_alpha,
+        lora_dropout=recipe.lora_dropout,
+        target_modules=recipe.lora_targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def common_args(recipe: Recipe) -> dict[str, Any]:
+    """TrainingArguments both trainers take from a recipe."""
+    return {
+        "output_dir": str(recipe.output_dir),
+        "learning_rate": recipe.learning_rate,
+        "num_train_epochs": recipe.num_train_epochs,
+        "max_steps": recipe.max_steps,
+        "per_device_train_batch_size": recipe.per_device_train_batch_size,
+        "gradient_accumulation_steps": recipe.gradient_accumulation_steps,
+        "bf16": recipe.bf16,
+        "gradient_checkpointing": recipe.gradient_checkpointing,
+        "use_cpu": recipe.use_cpu,
+        "logging_steps": recipe.logging_steps,
+        "save_steps": recipe.save_steps,
+        "seed": recipe.seed,
+        "report_to": recipe.report_to,
+        "deepspeed": str(recipe.deepspeed) if recipe.deepspeed else None,
+    }
+
+
+def train_sft(recipe: SFTRecipe) -> Path:
+    """Run SFT; the model and processor are saved in `recipe.output_dir`."""
+    from trl import SFTConfig, SFTTrainer
+
+    model, processor = load_model(recipe)
+    # max_length=None: truncating would cut image tokens out of the prompt.
+    config = SFTConfig(**common_args(recipe), max_length=None)
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=to_dataset(read_rows(recipe.train_file)),
+        processing_class=processor,
+        peft_config=peft_config(recipe),
+    )
+    trainer.train()
+    trainer.save_model(str(recipe.output_dir))
+    processor.save_pretrained(str(recipe.output_dir))
+    return recipe.output_dir
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m agentpref.train.sft", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--recipe", default="sft_7b", help="a bundled recipe name or a YAML file")
+    parser.add_argument("--train-file", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--model", help="override the recipe's model")
+    parser.add_argument("--max-steps", type=int)
+    args = parser.parse_args(argv)
+    source = Path(args.recipe) if args.recipe.endswith((".yaml", ".yml")) else recipe_path(args.recipe)
+    recipe = load_recipe(
+        source,
+        SFTRecipe,
+        train_file=args.train_file,
+        output_dir=args.output_dir,
+        model=args.model,
+        max_steps=args.max_steps,
+    )
+    print(train_sft(recipe))
+
+
+if __name__ == "__main__":
+    main()
