@@ -66,11 +66,6 @@ def test_two_sft_steps_train_the_tiny_model_and_save_it(tiny_qwen, tmp_path):
     )
     out = train_sft(recipe)
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
-    state = (
-        json.loads(next(out.glob("checkpoint-*/trainer_state.json")).read_text())
-        if any(out.glob("checkpoint-*"))
-        else None
-    )
     from transformers import AutoModelForImageTextToText
 
     trained = AutoModelForImageTextToText.from_pretrained(out)
@@ -81,7 +76,6 @@ def test_two_sft_steps_train_the_tiny_model_and_save_it(tiny_qwen, tmp_path):
         if not (a == b).all()
     ]
     assert changed and not any(name.startswith("model.visual") or ".visual." in name for name in changed)
-    assert state is None or state["global_step"] == 2
 
 
 def test_training_files_are_checked_with_file_and_line(tmp_path):
