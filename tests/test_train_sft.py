@@ -14,7 +14,7 @@ from agentpref.errors import InputError
 from agentpref.preferthinker_prompts import WORKED_EXAMPLES
 from agentpref.reasoning import build_compare_request, format_judgment
 from agentpref.train.recipes import SFTRecipe, load_recipe, recipe_path
-from agentpref.train.sft import read_rows, train_sft
+from agentpref.train.sft import train_sft
 
 
 def _sft_file(folder: Path, rows: int = 2) -> Path:
@@ -78,13 +78,9 @@ def test_two_sft_steps_train_the_tiny_model_and_save_it(tiny_qwen, tmp_path):
     assert changed and not any(name.startswith("model.visual") or ".visual." in name for name in changed)
 
 
-def test_training_files_are_checked_with_file_and_line(tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"messages": [], "images": []}\nnot json\n')
-    with pytest.raises(InputError, match=r"bad.jsonl:2: not JSON"):
-        read_rows(bad)
-    bad.write_text('{"messages": [], "images": "a.png"}\n')
-    with pytest.raises(InputError, match=r"bad.jsonl:1: field 'images' must be a list"):
-        read_rows(bad)
+def test_recipes_are_validated_with_the_field_named(tmp_path):
     with pytest.raises(ValueError, match="learning_rate"):
-        SFTRecipe(train_file=bad, output_dir=tmp_path, learning_rate=0)
+        SFTRecipe(train_file=tmp_path / "x.jsonl", output_dir=tmp_path, learning_rate=0)
+    (tmp_path / "bad.yaml").write_text("- a list\n")
+    with pytest.raises(InputError, match=r"bad.yaml: a recipe is a mapping"):
+        load_recipe(tmp_path / "bad.yaml", SFTRecipe)

@@ -12,44 +12,12 @@ On the CPU the same code trains the tiny test model for a few steps (`sft_cpu`).
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agentpref.errors import InputError
+from agentpref.train.export import to_hf_dataset
 from agentpref.train.recipes import Recipe, SFTRecipe, load_recipe, recipe_path
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """JSONL rows with image paths made absolute (they are relative to the file's folder)."""
-    rows = []
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise InputError(f"cannot read the training file {path}: {err}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{number}: not JSON ({err})") from None
-        if not isinstance(row.get("images"), list):
-            raise InputError(f"{path}:{number}: field 'images' must be a list of image paths")
-        row["images"] = [str((path.parent / p).resolve()) for p in row["images"]]
-        rows.append(row)
-    if not rows:
-        raise InputError(f"{path}: no training rows")
-    return rows
-
-
-def to_dataset(rows: list[dict[str, Any]]) -> Any:
-    """A `datasets.Dataset` whose `images` decode lazily to PIL images."""
-    from datasets import Dataset, Image, Sequence
-
-    dataset = Dataset.from_list(rows)
-    return dataset.cast_column("images", Sequence(Image()))
 
 
 def load_model(recipe: Recipe) -> tuple[Any, Any]:
@@ -111,7 +79,7 @@ def train_sft(recipe: SFTRecipe) -> Path:
     trainer = SFTTrainer(
         model=model,
         args=config,
-        train_dataset=to_dataset(read_rows(recipe.train_file)),
+        train_dataset=to_hf_dataset(recipe.train_file),
         processing_class=processor,
         peft_config=peft_config(recipe),
     )

@@ -1,0 +1,111 @@
+"""GRPO with PreferThinker's mixed reward: accuracy, format, and the similarity-aware prediction.
+
+TRL's GRPOTrainer on conversational `prompt` + `images` rows that also carry the answer
+and both ground-truth profiles (`agentpref train export --grpo`). The three reward
+components are separate functions (`agentpref.train.rewards`), so TRL logs each one
+(`rewards/accuracy_reward/mean`, ...). Generation runs in the trainer, or in vLLM
+(`use_vllm: true`, `vllm_mode: colocate` on the training GPUs or `server` against
+`trl vllm-serve`). On a cluster:
+
+    accelerate launch --config_file configs/accelerate_zero3.yaml -m agentpref.train.grpo \\
+        --recipe grpo_7b --model ckpt/sft --train-file data/grpo.jsonl --output-dir ckpt/grpo
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentpref.train.export import to_hf_dataset
+from agentpref.train.recipes import GRPORecipe, load_recipe, recipe_path
+from agentpref.train.sft import common_args, load_model, peft_config
+
+
+def reward_setup(recipe: GRPORecipe) -> tuple[list[Any], list[float]]:
+    """The reward functions and their weights, as the recipe configures them."""
+    from agentpref.backends import load_generator
+    from agentpref.train.rewards import RewardConfig, build_reward_functions, reward_weights
+
+    config = RewardConfig(
+        accuracy_weight=recipe.weight_accuracy,
+        format_weight=recipe.weight_format,
+        prediction_weight=recipe.weight_prediction,
+        w_text=recipe.text_weight,
+        w_img=recipe.image_weight,
+        image_term=recipe.image_reward,
+        dreamsim_cache_dir=recipe.dreamsim_cache_dir,
+        dreamsim_type=recipe.dreamsim_type,
+    )
+    generator = load_generator(recipe.render_generator) if recipe.image_reward else None
+    return build_reward_functions(config, generator=generator), reward_weights(config)
+
+
+def grpo_args(recipe: GRPORecipe, weights: list[float]) -> dict[str, Any]:
+    args = {
+        **common_args(recipe),
+        "num_generations": recipe.num_generations,
+        "max_completion_length": recipe.max_completion_length,
+        "beta": recipe.beta,
+        "epsilon_high": recipe.epsilon_high,
+        "temperature": recipe.temperature,
+        "reward_weights": weights,
+        "use_vllm": recipe.use_vllm,
+        "log_completions": False,
+    }
+    if recipe.use_vllm:
+        args["vllm_mode"] = recipe.vllm_mode
+        args["vllm_gpu_memory_utilization"] = recipe.vllm_gpu_memory_utilization
+        if recipe.vllm_server_base_url:
+            args["vllm_server_base_url"] = recipe.vllm_server_base_url
+    return args
+
+
+def train_grpo(recipe: GRPORecipe) -> Path:
+    """Run GRPO; the model and processor are saved in `recipe.output_dir`."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    model, processor = load_model(recipe)
+    reward_funcs, weights = reward_setup(recipe)
+    config = GRPOConfig(**grpo_args(recipe, weights))
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=config,
+        train_dataset=to_hf_dataset(recipe.train_file),
+        processing_class=processor,
+        peft_config=peft_config(recipe),
+    )
+    trainer.train()
+    trainer.save_model(str(recipe.output_dir))
+    processor.save_pretrained(str(recipe.output_dir))
+    return recipe.output_dir
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m agentpref.train.grpo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--recipe", default="grpo_7b", help="a bundled recipe name or a YAML file")
+    parser.add_argument("--train-file", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--model", help="the SFT checkpoint (overrides the recipe)")
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--dreamsim-cache-dir", type=Path)
+    args = parser.parse_args(argv)
+    source = Path(args.recipe) if args.recipe.endswith((".yaml", ".yml")) else recipe_path(args.recipe)
+    recipe = load_recipe(
+        source,
+        GRPORecipe,
+        train_file=args.train_file,
+        output_dir=args.output_dir,
+        model=args.model,
+        max_steps=args.max_steps,
+        dreamsim_cache_dir=args.dreamsim_cache_dir,
+    )
+    print(train_grpo(recipe))
+
+
+if __name__ == "__main__":
+    main()
