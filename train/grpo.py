@@ -24,8 +24,11 @@ from agentpref.train.sft import common_args, load_model, peft_config
 
 
 def reward_setup(recipe: GRPORecipe) -> tuple[list[Any], list[float]]:
-    """The reward functions and their weights, as the recipe configures them."""
-    from agentpref.backends import load_generator
+    """The reward functions and their weights, as the recipe configures them.
+
+    The models behind the prediction reward (SBERT, DreamSim) load before training starts,
+    so a missing checkpoint fails at once rather than at the first parsable completion.
+    """
     from agentpref.train.rewards import RewardConfig, build_reward_functions, reward_weights
 
     config = RewardConfig(
@@ -37,9 +40,9 @@ def reward_setup(recipe: GRPORecipe) -> tuple[list[Any], list[float]]:
         image_term=recipe.image_reward,
         dreamsim_cache_dir=recipe.dreamsim_cache_dir,
         dreamsim_type=recipe.dreamsim_type,
+        generator=recipe.render_generator,
     )
-    generator = load_generator(recipe.render_generator) if recipe.image_reward else None
-    return build_reward_functions(config, generator=generator), reward_weights(config)
+    return build_reward_functions(config, preload=True), reward_weights(config)
 
 
 def grpo_args(recipe: GRPORecipe, weights: list[float]) -> dict[str, Any]:
