@@ -6,7 +6,6 @@ Heavy modules (backends, LangGraph, rich) are imported inside the commands, so
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
@@ -16,9 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from agentpref.cli_common import handle_errors, json_option, parse_size, stderr_console
 
+if TYPE_CHECKING:
     from agentpref.images import References
     from agentpref.profile import UserProfile
 
@@ -36,40 +35,6 @@ GENERATOR_HELP = (
 )
 
 
-def _stderr() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
-
-
-def _handle_errors(command: F) -> F:
-    """Turn agentpref errors into a one-line message and an exit code (2 bad input, 3 backend)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from pydantic import ValidationError
-
-        from agentpref.errors import AgentprefError, InputError
-
-        try:
-            return command(*args, **kwargs)
-        except (AgentprefError, ValidationError) as err:
-            if isinstance(err, ValidationError):  # settings built from the command line
-                fields = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-                err = InputError("; ".join(fields))
-            if kwargs.get("as_json"):
-                payload: dict[str, Any] = {"error": str(err), "exit_code": err.exit_code}
-                if finished := getattr(err, "judgments", None):  # e.g. a rank cut short: keep its work
-                    payload["judgments"] = [j.model_dump(mode="json") for j in finished]
-                if raw := getattr(err, "raw_text", None):  # what an unreadable model answer said
-                    payload["raw_text"] = raw
-                click.echo(json.dumps(payload))
-            _stderr().print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
-            sys.exit(err.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _refs_options(command: F) -> F:
     command = click.option(
         "--dislikes",
@@ -81,12 +46,6 @@ def _refs_options(command: F) -> F:
         type=click.Path(path_type=Path),
         help="Folder of images the person likes, or a folder holding likes/ and dislikes/.",
     )(command)
-
-
-def _json_option(command: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(
-        command
-    )
 
 
 def _assessor_option(command: F) -> F:
@@ -102,7 +61,7 @@ def _load_refs(refs: Path | None, dislikes: Path | None) -> References:
     if refs is None:
         raise InputError("--refs is required: a folder of liked images (or one with likes/ and dislikes/)")
     references = load_references(refs, dislikes)
-    console = _stderr()
+    console = stderr_console()
     for skipped in references.skipped:
         console.print(f"[yellow]skipped[/] {skipped}", markup=True, highlight=False)
     if not references.dislikes:
@@ -127,7 +86,7 @@ def _print_profile(profile: UserProfile) -> None:
                 text += f"  ({side.confidence[e]:.2f}{', uncertain' if side.is_uncertain(e) else ''})"
             cells.append(text)
         table.add_row(e.value, *cells)
-    _stderr().print(table)
+    stderr_console().print(table)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -181,8 +140,8 @@ def main() -> None:
 )
 @click.option("--size", default="512x512", show_default=True, help="Image size WIDTHxHEIGHT.")
 @click.option("--resume", is_flag=True, help="Continue the killed or unfinished run in --out.")
-@_json_option
-@_handle_errors
+@json_option
+@handle_errors
 def generate(
     refs: Path | None,
     dislikes: Path | None,
@@ -209,7 +168,7 @@ def generate(
     from agentpref.graphs.personalize import run
     from agentpref.graphs.state import Context, RunSettings
 
-    console = _stderr()
+    console = stderr_console()
     settings = None
     if resume:
         if out is None:
@@ -230,7 +189,7 @@ def generate(
             iterations=iterations,
             target=target,
             seed=seed,
-            size=_parse_size(size),
+            size=parse_size(size),
         )
         out = settings.out
     assert out is not None
@@ -265,24 +224,12 @@ def generate(
     console.print(f"report: [bold]{out / 'report.html'}[/]")
 
 
-def _parse_size(size: str) -> tuple[int, int]:
-    from agentpref.errors import InputError
-
-    try:
-        w, h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size must look like 512x512, got {size!r}") from None
-    if not (16 <= w <= 4096 and 16 <= h <= 4096):
-        raise InputError(f"--size {size} is outside 16..4096 per side")
-    return w, h
-
-
 @main.command()
 @_refs_options
 @_assessor_option
 @click.option("--tags", is_flag=True, help="Print PreferThinker's tag text instead of a table.")
-@_json_option
-@_handle_errors
+@json_option
+@handle_errors
 def profile(
     refs: Path | None, dislikes: Path | None, assessor_uri: str | None, tags: bool, as_json: bool
 ) -> None:
@@ -304,8 +251,8 @@ def profile(
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
 @_assessor_option
-@_json_option
-@_handle_errors
+@json_option
+@handle_errors
 def compare(
     refs: Path | None, dislikes: Path | None, a: Path, b: Path, assessor_uri: str | None, as_json: bool
 ) -> None:
@@ -320,7 +267,7 @@ def compare(
         click.echo(judgment.model_dump_json())
     if judgment.failed:
         raw = (judgment.raw_text or "").strip()
-        _stderr().print(
+        stderr_console().print(
             f"[bold red]error:[/] {judgment.error}\n[dim]the model wrote:[/] {raw[:500]!r}",
             markup=True,
             highlight=False,
@@ -337,7 +284,7 @@ def compare(
         a_text, b_text = f"{s.score_a:.1f}  {s.rationale_a}", f"{s.score_b:.1f}  {s.rationale_b}"
         table.add_row(s.element.value, a_text, b_text)
     table.add_row("Total", f"{judgment.total_a}", f"{judgment.total_b}")
-    console = _stderr()
+    console = stderr_console()
     console.print(table)
     for issue in judgment.issues:
         console.print(f"[yellow]note:[/] {issue}", markup=True, highlight=False)
@@ -348,8 +295,8 @@ def compare(
 @_refs_options
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_assessor_option
-@_json_option
-@_handle_errors
+@json_option
+@handle_errors
 def rank(
     refs: Path | None,
     dislikes: Path | None,
@@ -364,7 +311,7 @@ def rank(
     references = _load_refs(refs, dislikes)
     candidates, skipped = load_images(list(images))
     for bad in skipped:
-        _stderr().print(f"[yellow]skipped[/] {bad}", markup=True, highlight=False)
+        stderr_console().print(f"[yellow]skipped[/] {bad}", markup=True, highlight=False)
     if not candidates:
         raise InputError("no usable image to rank")
     from agentpref.backends import load_assessor
@@ -378,13 +325,15 @@ def rank(
     if ranking.judgments:
         failed = sum(j.failed for j in ranking.judgments)
         note = f"; {failed} unreadable (use --json to see the raw text)" if failed else ""
-        _stderr().print(f"[dim]{len(ranking.judgments)} pairwise comparisons{note}[/]", markup=True)
+        stderr_console().print(f"[dim]{len(ranking.judgments)} pairwise comparisons{note}[/]", markup=True)
 
 
 def _add_commands() -> None:
     from agentpref.cli_serve import serve
+    from agentpref.cli_train import train
 
     main.add_command(serve)
+    main.add_command(train)
 
 
 _add_commands()
