@@ -23,6 +23,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from agentpref.cli import main
+from agentpref.reasoning import parse_judgment
+from agentpref.reasoning_json import json_to_layout
 from agentpref.testing.vllm_cpu import cache_root, free_port, serve_cli_args, server_env, start_server
 
 pytestmark = pytest.mark.slow
@@ -65,8 +67,11 @@ def served(tiny_qwen: Path):
 
 
 def _run(args: list[str]) -> tuple[int, str]:
+    """Exit code and stdout of an `agentpref` command (stderr, progress included, is shown on failure)."""
     result = CliRunner().invoke(main, args)
-    return result.exit_code, result.output
+    if result.exit_code:
+        print(result.output)
+    return result.exit_code, result.stdout
 
 
 def _living(group: int) -> list[int]:
@@ -118,7 +123,8 @@ def test_compare_with_a_json_schema_gives_a_parsed_judgment(served, example_refs
     assert code == 0, out
     judgment = json.loads(out)
     assert not judgment["failed"] and judgment["winner"] in ("A", "B") and len(judgment["scores"]) == 5
-    assert json.loads(judgment["raw_text"], strict=False)["answer"] == f"Image {judgment['winner']}"
+    raw = judgment["raw_text"]  # the model's JSON itself, which reads back to the same judgment
+    assert raw.lstrip().startswith("{") and parse_judgment(json_to_layout(raw)).winner == judgment["winner"]
     assert judgment["usage"]["requests"] == 1  # the profile request is accounted to the assessor
 
 
@@ -138,7 +144,7 @@ def test_without_structured_outputs_garbage_becomes_failed_judgments_and_rank_co
     a, b = _candidates(tmp_path, 2)
     code, out = _judge("compare", example_refs, [a, b], served["assessor"] + GARBAGE)
     assert code == 3  # a judgment that could not be read is a backend failure for one comparison...
-    judgment = json.loads(out.splitlines()[0])
+    judgment = json.loads(out)
     assert judgment["failed"] and judgment["raw_text"] and "2 attempt(s)" in judgment["error"]
     assert judgment["usage"]["requests"] == 2
 
@@ -216,3 +222,34 @@ def test_killing_the_server_mid_rank_gives_retries_then_a_clear_error_keeping_fi
     # Retries back off 0.5 s then 1 s; the request in flight fails at once when the socket closes.
     print(f"error {outcome['at'] - killed:.2f} s after the kill, {len(err.judgments)} comparisons kept")
     assert outcome["at"] - killed < 20
+
+
+def test_the_training_pipeline_runs_end_to_end_on_the_cpu(served, tiny_qwen, tmp_path):
+    """Issue 5's smoke run: 16 painter users, CoT from the served tiny model, filter, export, SFT, GRPO."""
+    pytest.importorskip("trl")
+    from agentpref.testing.tiny_dreamsim import build_dreamsim_cache
+
+    out = tmp_path / "judge"
+    teacher = served["assessor"] + STRUCTURED
+    code, output = _run(
+        ["train", "run", "--out", str(out), "--teacher", teacher, "--users", "16", "--size", "64x64",
+         "--refs", "2", "--pairs", "1", "--model", str(tiny_qwen), "--sft-recipe", "sft_cpu",
+         "--grpo-recipe", "grpo_cpu", "--max-steps", "2", "--template-targets",
+         "--dreamsim-cache-dir", str(build_dreamsim_cache()), "--json"]
+    )  # fmt: skip
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["samples"] == 16 and 0 < report["training_samples"] < 16  # unseen users held out
+    assert (
+        report["annotation"]["requests"] == report["training_samples"] and report["annotation"]["failed"] == 0
+    )
+    assert report["annotation"]["prompt_tokens"] > 0 and report["annotation"]["completion_tokens"] > 0
+    dropped = sum(report["filter"]["dropped"].values())
+    assert report["filter"]["kept"] + dropped == report["training_samples"]
+    assert (
+        report["sft_rows"] == report["training_samples"] and report["grpo_rows"] == report["training_samples"]
+    )
+    for stage in ("sft", "grpo"):
+        assert (out / stage / "model.safetensors").is_file(), stage
+    annotations = [json.loads(line) for line in (out / "annotations.jsonl").read_text().splitlines()]
+    assert len(annotations) == report["training_samples"] and all(a["text"] for a in annotations)

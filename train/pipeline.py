@@ -1,0 +1,208 @@
+"""The whole judge-making pipeline in one call: users -> images -> CoT -> filter -> export -> SFT -> GRPO.
+
+Every stage writes into one folder and picks up what an earlier, interrupted run left:
+
+    out/data/        the rendered dataset (resumable, content-addressed images)
+    out/annotations.jsonl   one teacher answer per sample, appended as they arrive
+    out/filter.json  what the quality filter kept and dropped, and why
+    out/data/sft.jsonl, out/data/grpo.jsonl   the TRL datasets
+    out/sft/, out/grpo/     the trained checkpoints
+    out/report.json  figures of every stage
+
+Samples of unseen users stay out of training (they are for evaluation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agentpref.errors import InputError
+from agentpref.run import write_atomic
+from agentpref.train.annotate import Annotation, AnnotationCost, TeacherJob, annotate
+from agentpref.train.quality import FilterReport, why_dropped
+from agentpref.train.samples import Sample, load_samples
+
+STAGES = ("dataset", "annotate", "export", "sft", "grpo")
+
+
+class PipelineSettings(BaseModel):
+    out: Path
+    users: int = Field(16, ge=1)
+    seed: int = 0
+    mp_fraction: float = Field(0.3, ge=0, le=1)
+    unseen_fraction: float = Field(0.2, ge=0, lt=1)
+    size: tuple[int, int] = (256, 256)
+    refs_per_side: int = Field(5, ge=1)
+    pairs_per_user: int = Field(2, ge=1)
+    generator: str = "painter"
+    teacher: str = Field(description="assessor URI of the teacher model, e.g. openai://...?model=gpt-4o")
+    min_agreement: float = Field(0.5, ge=0, le=1, description="profile agreement a CoT needs to be kept")
+    template_targets: bool = Field(
+        False, description="SFT also on samples without a kept CoT, with the ground truth as target"
+    )
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    sft_recipe: str = "sft_7b"
+    grpo_recipe: str = "grpo_7b"
+    max_steps: int | None = Field(None, description="cap SFT and GRPO steps (smoke runs)")
+    dreamsim_cache_dir: Path | None = None
+    stages: tuple[str, ...] = STAGES
+
+
+class PipelineReport(BaseModel):
+    samples: int = 0
+    training_samples: int = 0
+    annotation: AnnotationCost | None = None
+    filter: FilterReport | None = None
+    sft_rows: int = 0
+    grpo_rows: int = 0
+    sft_model: str | None = None
+    grpo_model: str | None = None
+
+
+def _recipe(name: str) -> Path:
+    from agentpref.train.recipes import recipe_path
+
+    return Path(name) if name.endswith((".yaml", ".yml")) else recipe_path(name)
+
+
+def _annotations(path: Path) -> dict[str, Annotation]:
+    if not path.exists():
+        return {}
+    return {
+        a.key: a
+        for a in (Annotation.model_validate_json(line) for line in path.read_text().splitlines() if line)
+    }
+
+
+def _annotate(
+    settings: PipelineSettings, data: Path, samples: list[Sample], log: Callable[[str], None]
+) -> Any:
+    from agentpref.backends import load_assessor
+    from agentpref.images import ImageRef
+
+    path = settings.out / "annotations.jsonl"
+    done = _annotations(path)
+    todo = [s for s in samples if s.sample_id not in done or done[s.sample_id].error is not None]
+    teacher = load_assessor(settings.teacher)
+
+    def job(s: Sample) -> TeacherJob:
+        def ref(p: str) -> ImageRef:
+            return ImageRef.from_path(data / p)
+
+        return TeacherJob(
+            s.sample_id,
+            [ref(p) for p in s.refs_liked],
+            [ref(p) for p in s.refs_disliked],
+            ref(s.image_a),
+            ref(s.image_b),
+            s.profile,
+            s.answer,
+        )
+
+    log(f"annotating {len(todo)} samples ({len(done)} already done) with {settings.teacher}")
+    with path.open("a") as ledger:
+
+        def keep(a: Annotation) -> None:  # appended as they arrive: a killed run loses nothing finished
+            ledger.write(a.model_dump_json() + "\n")
+            ledger.flush()
+
+        _, cost = asyncio.run(annotate(teacher, [job(s) for s in todo], on_done=keep))
+    return cost
+
+
+def run_pipeline(settings: PipelineSettings, log: Callable[[str], None] = print) -> PipelineReport:
+    """Run the stages in `settings.stages` (see the module docs); returns the figures."""
+    from agentpref.backends import load_generator
+    from agentpref.train.dataset_build import build_dataset
+    from agentpref.train.export import export_grpo, export_sft
+    from agentpref.train.users import sample_users
+
+    unknown = set(settings.stages) - set(STAGES)
+    if unknown:
+        raise InputError(f"stages: unknown {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    out, data = settings.out, settings.out / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    report = PipelineReport()
+    if "dataset" in settings.stages:
+        users = sample_users(settings.users, settings.seed, settings.mp_fraction, settings.unseen_fraction)
+        log(f"rendering {len(users)} users with {settings.generator}")
+        build_dataset(
+            data,
+            users,
+            load_generator(settings.generator),
+            refs_per_side=settings.refs_per_side,
+            pairs_per_user=settings.pairs_per_user,
+            size=settings.size,
+            seed=settings.seed,
+        )
+    samples = load_samples(data)
+    training = [s for s in samples if s.seen is not False]
+    report.samples, report.training_samples = len(samples), len(training)
+    if "annotate" in settings.stages:
+        report.annotation = _annotate(settings, data, training, log)
+    annotations = _annotations(out / "annotations.jsonl")
+    kept: list[Sample] = []
+    reasons: dict[str, int] = {}
+    for s in training:
+        a = annotations.get(s.sample_id)
+        reason = why_dropped(a.text if a else None, s.answer, s.profile, min_agreement=settings.min_agreement)
+        if reason is None:
+            kept.append(s.model_copy(update={"cot": a.text if a else None}))
+        else:
+            reasons[reason] = reasons.get(reason, 0) + 1
+            if settings.template_targets:
+                kept.append(s.model_copy(update={"cot": None}))
+    report.filter = FilterReport(kept=len(training) - sum(reasons.values()), dropped=reasons)
+    write_atomic(out / "filter.json", report.filter.model_dump_json(indent=2))
+    log(f"quality filter: kept {report.filter.kept} of {len(training)}, dropped {reasons}")
+    if "export" in settings.stages:
+        report.sft_rows = export_sft(kept, data / "sft.jsonl").rows
+        report.grpo_rows = export_grpo(training, data / "grpo.jsonl").rows
+    if "sft" in settings.stages:
+        report.sft_model = str(_train_sft(settings, data, report))
+    if "grpo" in settings.stages:
+        report.grpo_model = str(_train_grpo(settings, data))
+    write_atomic(out / "report.json", report.model_dump_json(indent=2))
+    return report
+
+
+def _train_sft(settings: PipelineSettings, data: Path, report: PipelineReport) -> Path:
+    from agentpref.train.recipes import SFTRecipe, load_recipe
+    from agentpref.train.sft import train_sft
+
+    if not (data / "sft.jsonl").exists() or not (data / "sft.jsonl").read_text().strip():
+        raise InputError(
+            "no SFT rows: no annotation passed the quality filter (see filter.json); "
+            "use a stronger teacher, lower min_agreement, or template_targets for a smoke run"
+        )
+    recipe = load_recipe(
+        _recipe(settings.sft_recipe),
+        SFTRecipe,
+        model=settings.model,
+        train_file=data / "sft.jsonl",
+        output_dir=settings.out / "sft",
+        max_steps=settings.max_steps,
+    )
+    return train_sft(recipe)
+
+
+def _train_grpo(settings: PipelineSettings, data: Path) -> Path:
+    from agentpref.train.grpo import train_grpo
+    from agentpref.train.recipes import GRPORecipe, load_recipe
+
+    sft = settings.out / "sft"
+    recipe = load_recipe(
+        _recipe(settings.grpo_recipe),
+        GRPORecipe,
+        model=str(sft) if (sft / "config.json").exists() else settings.model,
+        train_file=data / "grpo.jsonl",
+        output_dir=settings.out / "grpo",
+        max_steps=settings.max_steps,
+        dreamsim_cache_dir=settings.dreamsim_cache_dir,
+    )
+    return train_grpo(recipe)
