@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,39 @@ def run(out: Path, size: str, stages: tuple[str, ...], as_json: bool, **options:
     with contextlib.redirect_stdout(sys.stderr):
         report = run_pipeline(settings, log=lambda line: click.echo(line, err=True))
     click.echo(report.model_dump_json(indent=None if as_json else 2))
+
+
+@train.command("import")
+@click.argument("jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="The folder their image paths are relative to.")  # fmt: skip
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Folder for sft.jsonl and grpo.jsonl."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@handle_errors
+def import_(jsonl: Path, images: Path, out: Path, as_json: bool) -> None:
+    """Turn PreferThinker's released JSONL into TRL-ready SFT and GRPO files."""
+    from agentpref.train.export import export_grpo, export_sft
+    from agentpref.train.preferthinker_jsonl import read_preferthinker
+
+    samples = read_preferthinker(jsonl)
+    out.mkdir(parents=True, exist_ok=True)
+    sft = export_sft(samples, out / "sft.jsonl", image_root=images)
+    grpo = export_grpo(samples, out / "grpo.jsonl", image_root=images)
+    counts = {"samples": len(samples), "sft_rows": sft.rows, "grpo_rows": grpo.rows, "out": str(out)}
+    click.echo(json.dumps(counts) if as_json else f"{len(samples)} samples -> {sft.path}, {grpo.path}")
+
+
+@train.command("export-preferthinker")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("jsonl", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def export_preferthinker(dataset: Path, jsonl: Path) -> None:
+    """Write a dataset built here (with its CoT) in PreferThinker's JSONL layout."""
+    from agentpref.train.preferthinker_jsonl import write_preferthinker
+    from agentpref.train.samples import load_samples
+
+    samples = load_samples(dataset)
+    write_preferthinker(samples, jsonl)
+    click.echo(f"{len(samples)} records -> {jsonl} (image paths relative to {dataset})")

@@ -441,3 +441,36 @@ def test_loading_an_export_with_a_missing_image_names_the_line(reference: Any, t
     _write_lines(path, rows)
     with pytest.raises(JsonlError, match="12 image parts but 3 images"):
         to_hf_dataset(path)
+
+
+def test_their_released_jsonl_becomes_trl_files_through_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agentpref.cli import main
+    from agentpref.train.export import to_hf_dataset
+
+    images = tmp_path / "their_images"
+    record = _their_record()
+    for name in [
+        record["imageA"],
+        record["imageB"],
+        *record["prefered_images"],
+        *record["non_prefered_images"],
+    ]:
+        (images / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (28, 28), "teal").save(images / name)
+    source = tmp_path / "their.jsonl"
+    source.write_text(json.dumps(record) + "\n")
+    result = CliRunner().invoke(
+        main,
+        ["train", "import", str(source), "--images", str(images), "--out", str(tmp_path / "trl"), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "samples": 1,
+        "sft_rows": 1,
+        "grpo_rows": 1,
+        "out": str(tmp_path / "trl"),
+    }
+    grpo = to_hf_dataset(tmp_path / "trl" / "grpo.jsonl")
+    assert grpo[0]["answer"] == "Image B" and len(grpo[0]["images"]) == 12

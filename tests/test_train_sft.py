@@ -84,3 +84,26 @@ def test_recipes_are_validated_with_the_field_named(tmp_path):
     (tmp_path / "bad.yaml").write_text("- a list\n")
     with pytest.raises(InputError, match=r"bad.yaml: a recipe is a mapping"):
         load_recipe(tmp_path / "bad.yaml", SFTRecipe)
+
+
+@pytest.mark.slow
+def test_lora_sft_trains_and_saves_only_an_adapter(tiny_qwen, tmp_path):
+    recipe = load_recipe(
+        recipe_path("sft_cpu"),
+        SFTRecipe,
+        model=str(tiny_qwen),
+        train_file=_sft_file(tmp_path / "data"),
+        output_dir=tmp_path / "lora",
+        lora=True,
+        lora_r=4,
+        lora_alpha=8,
+    )
+    out = train_sft(recipe)
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 4 and "q_proj" in config["target_modules"]
+    assert (out / "adapter_model.safetensors").is_file() and not (out / "model.safetensors").exists()
+    from safetensors import safe_open
+
+    with safe_open(out / "adapter_model.safetensors", "pt") as weights:
+        names = list(weights.keys())
+    assert any("language_model" in n for n in names) and not any("visual" in n for n in names)

@@ -40,11 +40,14 @@ def peft_config(recipe: Recipe) -> Any:
         return None
     from peft import LoraConfig
 
+    targets: list[str] | str = recipe.lora_targets
+    if recipe.freeze_vision:  # the vision tower has gate/up/down_proj too: keep adapters out of it
+        targets = rf"^(?!.*visual).*\.({'|'.join(recipe.lora_targets)})$"
     return LoraConfig(
         r=recipe.lora_r,
         lora_alpha=recipe.lora_alpha,
         lora_dropout=recipe.lora_dropout,
-        target_modules=recipe.lora_targets,
+        target_modules=targets,
         task_type="CAUSAL_LM",
     )
 
