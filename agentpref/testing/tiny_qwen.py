@@ -12,11 +12,11 @@ tests look like production ones. Its outputs are random text.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -257,5 +257,15 @@ def build_tiny_qwen(path: Path | None = None) -> Path:
     return target
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m agentpref.testing.tiny_qwen",
+        description="Build the tiny random Qwen2.5-VL (cached) and print its folder.",
+    )
+    parser.add_argument("folder", nargs="?", type=Path, help="build here instead of the cache")
+    args = parser.parse_args(argv)
+    print(build_tiny_qwen(args.folder))
+
+
 if __name__ == "__main__":
-    print(build_tiny_qwen(Path(sys.argv[1]) if len(sys.argv) > 1 else None))
+    main()
