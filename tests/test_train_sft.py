@@ -55,15 +55,21 @@ def _sft_file(folder: Path, rows: int = 2) -> Path:
     return path
 
 
-@pytest.mark.slow
-def test_two_sft_steps_train_the_tiny_model_and_save_it(tiny_qwen, tmp_path):
-    recipe = load_recipe(
+def _cpu_recipe(tiny_qwen: Path, tmp_path: Path, **overrides: object) -> SFTRecipe:
+    """The bundled CPU smoke recipe on the tiny model and a fresh two-row dataset."""
+    return load_recipe(
         recipe_path("sft_cpu"),
         SFTRecipe,
         model=str(tiny_qwen),
         train_file=_sft_file(tmp_path / "data"),
-        output_dir=tmp_path / "sft",
+        output_dir=tmp_path / "out",
+        **overrides,
     )
+
+
+@pytest.mark.slow
+def test_two_sft_steps_train_the_tiny_model_and_save_it(tiny_qwen, tmp_path):
+    recipe = _cpu_recipe(tiny_qwen, tmp_path)
     out = train_sft(recipe)
     assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
     from transformers import AutoModelForImageTextToText
@@ -88,16 +94,7 @@ def test_recipes_are_validated_with_the_field_named(tmp_path):
 
 @pytest.mark.slow
 def test_lora_sft_trains_and_saves_only_an_adapter(tiny_qwen, tmp_path):
-    recipe = load_recipe(
-        recipe_path("sft_cpu"),
-        SFTRecipe,
-        model=str(tiny_qwen),
-        train_file=_sft_file(tmp_path / "data"),
-        output_dir=tmp_path / "lora",
-        lora=True,
-        lora_r=4,
-        lora_alpha=8,
-    )
+    recipe = _cpu_recipe(tiny_qwen, tmp_path, lora=True, lora_r=4, lora_alpha=8)
     out = train_sft(recipe)
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["r"] == 4 and "q_proj" in config["target_modules"]

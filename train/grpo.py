@@ -13,14 +13,12 @@ components are separate functions (`agentpref.train.rewards`), so TRL logs each 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agentpref.train.export import to_hf_dataset
-from agentpref.train.recipes import GRPORecipe, load_recipe, recipe_path
-from agentpref.train.sft import common_args, load_model, peft_config
+from agentpref.train.recipes import GRPORecipe, recipe_from_command_line
+from agentpref.train.sft import common_args, fit
 
 
 def reward_setup(recipe: GRPORecipe) -> tuple[list[Any], list[float]]:
@@ -69,45 +67,12 @@ def train_grpo(recipe: GRPORecipe) -> Path:
     """Run GRPO; the model and processor are saved in `recipe.output_dir`."""
     from trl import GRPOConfig, GRPOTrainer
 
-    model, processor = load_model(recipe)
     reward_funcs, weights = reward_setup(recipe)
-    config = GRPOConfig(**grpo_args(recipe, weights))
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=reward_funcs,
-        args=config,
-        train_dataset=to_hf_dataset(recipe.train_file),
-        processing_class=processor,
-        peft_config=peft_config(recipe),
-    )
-    trainer.train()
-    trainer.save_model(str(recipe.output_dir))
-    processor.save_pretrained(str(recipe.output_dir))
-    return recipe.output_dir
+    return fit(recipe, GRPOTrainer, GRPOConfig(**grpo_args(recipe, weights)), reward_funcs=reward_funcs)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m agentpref.train.grpo", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--recipe", default="grpo_7b", help="a bundled recipe name or a YAML file")
-    parser.add_argument("--train-file", type=Path, required=True)
-    parser.add_argument("--output-dir", type=Path, required=True)
-    parser.add_argument("--model", help="the SFT checkpoint (overrides the recipe)")
-    parser.add_argument("--max-steps", type=int)
-    parser.add_argument("--dreamsim-cache-dir", type=Path)
-    args = parser.parse_args(argv)
-    source = Path(args.recipe) if args.recipe.endswith((".yaml", ".yml")) else recipe_path(args.recipe)
-    recipe = load_recipe(
-        source,
-        GRPORecipe,
-        train_file=args.train_file,
-        output_dir=args.output_dir,
-        model=args.model,
-        max_steps=args.max_steps,
-        dreamsim_cache_dir=args.dreamsim_cache_dir,
-    )
-    print(train_grpo(recipe))
+    print(train_grpo(recipe_from_command_line(GRPORecipe, "grpo_7b", "python -m agentpref.train.grpo", argv)))
 
 
 if __name__ == "__main__":

@@ -64,12 +64,6 @@ class PipelineReport(BaseModel):
     grpo_model: str | None = None
 
 
-def _recipe(name: str) -> Path:
-    from agentpref.train.recipes import recipe_path
-
-    return Path(name) if name.endswith((".yaml", ".yml")) else recipe_path(name)
-
-
 def _annotations(path: Path) -> dict[str, Annotation]:
     if not path.exists():
         return {}
@@ -172,7 +166,7 @@ def run_pipeline(settings: PipelineSettings, log: Callable[[str], None] = print)
 
 
 def _train_sft(settings: PipelineSettings, data: Path, report: PipelineReport) -> Path:
-    from agentpref.train.recipes import SFTRecipe, load_recipe
+    from agentpref.train.recipes import SFTRecipe, load_recipe, resolve_recipe
     from agentpref.train.sft import train_sft
 
     if not (data / "sft.jsonl").exists() or not (data / "sft.jsonl").read_text().strip():
@@ -181,7 +175,7 @@ def _train_sft(settings: PipelineSettings, data: Path, report: PipelineReport) -
             "use a stronger teacher, lower min_agreement, or template_targets for a smoke run"
         )
     recipe = load_recipe(
-        _recipe(settings.sft_recipe),
+        resolve_recipe(settings.sft_recipe),
         SFTRecipe,
         model=settings.model,
         train_file=data / "sft.jsonl",
@@ -193,11 +187,11 @@ def _train_sft(settings: PipelineSettings, data: Path, report: PipelineReport) -
 
 def _train_grpo(settings: PipelineSettings, data: Path) -> Path:
     from agentpref.train.grpo import train_grpo
-    from agentpref.train.recipes import GRPORecipe, load_recipe
+    from agentpref.train.recipes import GRPORecipe, load_recipe, resolve_recipe
 
     sft = settings.out / "sft"
     recipe = load_recipe(
-        _recipe(settings.grpo_recipe),
+        resolve_recipe(settings.grpo_recipe),
         GRPORecipe,
         model=str(sft) if (sft / "config.json").exists() else settings.model,
         train_file=data / "grpo.jsonl",

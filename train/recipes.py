@@ -11,6 +11,8 @@ files live in `agentpref/train/configs/` (`recipe_path("sft_7b")`).
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -83,6 +85,11 @@ class GRPORecipe(Recipe):
     render_generator: str = Field("painter", description="generator URI that renders profiles for DreamSim")
 
 
+def resolve_recipe(name: str | Path) -> Path:
+    """A YAML path as given, or the bundled recipe of that name."""
+    return Path(name) if str(name).endswith((".yaml", ".yml")) else recipe_path(str(name))
+
+
 def recipe_path(name: str) -> Path:
     """A bundled recipe file by name (`sft_7b`, `grpo_7b`, `sft_cpu`, `grpo_cpu`)."""
     path = Path(str(files("agentpref.train").joinpath("configs", f"{name}.yaml")))
@@ -104,3 +111,17 @@ def load_recipe(path: str | Path, kind: type[R], **overrides: object) -> R:
         raise InputError(f"{source}: a recipe is a mapping of settings, got {type(data).__name__}")
     data.update({k: v for k, v in overrides.items() if v is not None})
     return kind.model_validate(data)
+
+
+def recipe_from_command_line(kind: type[R], default: str, prog: str, argv: Sequence[str] | None = None) -> R:
+    """The recipe a training module's command line names, with its path and step overrides."""
+    parser = argparse.ArgumentParser(prog=prog, description=f"Train with a {kind.__name__} (YAML).")
+    parser.add_argument("--recipe", default=default, help="a bundled recipe name or a YAML file")
+    parser.add_argument("--train-file", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--model", help="override the recipe's model (e.g. the SFT checkpoint)")
+    parser.add_argument("--max-steps", type=int)
+    if "dreamsim_cache_dir" in kind.model_fields:
+        parser.add_argument("--dreamsim-cache-dir", type=Path)
+    args = vars(parser.parse_args(argv))
+    return load_recipe(resolve_recipe(args.pop("recipe")), kind, **args)

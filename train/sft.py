@@ -11,13 +11,12 @@ On the CPU the same code trains the tiny test model for a few steps (`sft_cpu`).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agentpref.train.export import to_hf_dataset
-from agentpref.train.recipes import Recipe, SFTRecipe, load_recipe, recipe_path
+from agentpref.train.recipes import Recipe, SFTRecipe, recipe_from_command_line
 
 
 def load_model(recipe: Recipe) -> tuple[Any, Any]:
@@ -72,19 +71,16 @@ def common_args(recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def train_sft(recipe: SFTRecipe) -> Path:
-    """Run SFT; the model and processor are saved in `recipe.output_dir`."""
-    from trl import SFTConfig, SFTTrainer
-
+def fit(recipe: Recipe, trainer_class: Any, config: Any, **trainer_kwargs: Any) -> Path:
+    """Train with a TRL trainer on the recipe's model and data; save model and processor."""
     model, processor = load_model(recipe)
-    # max_length=None: truncating would cut image tokens out of the prompt.
-    config = SFTConfig(**common_args(recipe), max_length=None)
-    trainer = SFTTrainer(
+    trainer = trainer_class(
         model=model,
         args=config,
         train_dataset=to_hf_dataset(recipe.train_file),
         processing_class=processor,
         peft_config=peft_config(recipe),
+        **trainer_kwargs,
     )
     trainer.train()
     trainer.save_model(str(recipe.output_dir))
@@ -92,26 +88,16 @@ def train_sft(recipe: SFTRecipe) -> Path:
     return recipe.output_dir
 
 
+def train_sft(recipe: SFTRecipe) -> Path:
+    """Run SFT; the model and processor are saved in `recipe.output_dir`."""
+    from trl import SFTConfig, SFTTrainer
+
+    # max_length=None: truncating would cut image tokens out of the prompt.
+    return fit(recipe, SFTTrainer, SFTConfig(**common_args(recipe), max_length=None))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m agentpref.train.sft", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--recipe", default="sft_7b", help="a bundled recipe name or a YAML file")
-    parser.add_argument("--train-file", type=Path, required=True)
-    parser.add_argument("--output-dir", type=Path, required=True)
-    parser.add_argument("--model", help="override the recipe's model")
-    parser.add_argument("--max-steps", type=int)
-    args = parser.parse_args(argv)
-    source = Path(args.recipe) if args.recipe.endswith((".yaml", ".yml")) else recipe_path(args.recipe)
-    recipe = load_recipe(
-        source,
-        SFTRecipe,
-        train_file=args.train_file,
-        output_dir=args.output_dir,
-        model=args.model,
-        max_steps=args.max_steps,
-    )
-    print(train_sft(recipe))
+    print(train_sft(recipe_from_command_line(SFTRecipe, "sft_7b", "python -m agentpref.train.sft", argv)))
 
 
 if __name__ == "__main__":

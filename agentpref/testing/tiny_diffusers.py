@@ -17,16 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
-import shutil
 import sys
-import tempfile
 from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from agentpref.testing.folders import build_atomically
 from agentpref.testing.vllm_cpu import cache_root
 
 Family = Literal["sd", "sdxl", "flux"]
@@ -359,29 +357,15 @@ def build_tiny_pipeline(family: Family, path: Path | None = None) -> Path:
     """
     family = _check_family(family)
     target = Path(path) if path is not None else default_path(family)
-    if is_pipeline_folder(target):
-        return target
-    if target.exists() and any(target.iterdir()):
-        raise FileExistsError(f"{target}: exists and is not a pipeline folder; give an empty or new path")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the folder is shared like any cache
-    try:
+
+    def write(staging: Path) -> None:
         pipe = build_pipeline(family)
         pipe.save_pretrained(staging, safe_serialization=True)
         for name in ("tokenizer", "tokenizer_2"):
             if type(getattr(pipe, name, None)).__name__ == "CLIPTokenizer":
                 write_clip_files(staging / name)
-        try:
-            if target.exists():
-                target.rmdir()  # empty (checked above): os.replace cannot replace a directory
-            os.replace(staging, target)
-        except OSError:
-            if not is_pipeline_folder(target):  # not a concurrent builder that finished first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    return build_atomically(target, write, is_pipeline_folder, "pipeline folder")
 
 
 def main(argv: list[str]) -> int:

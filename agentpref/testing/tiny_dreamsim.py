@@ -22,14 +22,13 @@ perception.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
-import os
 import shutil
-import sys
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from agentpref.testing.folders import build_atomically
 from agentpref.testing.vllm_cpu import cache_root
 
 DREAMSIM_TYPE = "clip_vitb32"
@@ -103,24 +102,7 @@ def build_dreamsim_cache(path: Path | None = None) -> Path:
     target = Path(path) if path is not None else default_path()
     if is_cache_folder(target):
         return target
-    if target.exists() and any(target.iterdir()):
-        raise FileExistsError(
-            f"{target}: exists and is not a DreamSim cache folder; give an empty or new path"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the folder is shared like any cache
-    try:
-        _write(staging)
-        try:
-            if target.exists():
-                target.rmdir()  # empty (checked above): os.replace cannot replace a directory
-            os.replace(staging, target)
-        except OSError:
-            if not is_cache_folder(target):  # not a concurrent builder that finished first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    build_atomically(target, _write, is_cache_folder, "DreamSim cache folder")
     if path is None:  # ~350 MB each: drop checkpoints of older recipes
         for old in target.parent.glob("dreamsim-random-*"):
             if old != target:
@@ -128,5 +110,14 @@ def build_dreamsim_cache(path: Path | None = None) -> Path:
     return target
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m agentpref.testing.tiny_dreamsim",
+        description="Build the random-weight DreamSim cache folder (cached) and print it.",
+    )
+    parser.add_argument("folder", nargs="?", type=Path, help="build here instead of the cache")
+    print(build_dreamsim_cache(parser.parse_args(argv).folder))
+
+
 if __name__ == "__main__":
-    print(build_dreamsim_cache(Path(sys.argv[1]) if len(sys.argv) > 1 else None))
+    main()

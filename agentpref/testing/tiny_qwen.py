@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from agentpref.testing.folders import build_atomically
 from agentpref.testing.vllm_cpu import cache_root
 
 SPECIAL_TOKENS = (
@@ -236,25 +234,7 @@ def build_tiny_qwen(path: Path | None = None) -> Path:
     folder is returned as is.
     """
     target = Path(path) if path is not None else default_path()
-    if is_model_folder(target):
-        return target
-    if target.exists() and any(target.iterdir()):
-        raise FileExistsError(f"{target}: exists and is not a model folder; give an empty or new path")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the model folder is shared like any cache
-    try:
-        _write(staging)
-        try:
-            if target.exists():
-                target.rmdir()  # empty (checked above): os.replace cannot replace a directory
-            os.replace(staging, target)
-        except OSError:
-            if not is_model_folder(target):  # not a concurrent builder that finished first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return build_atomically(target, _write, is_model_folder, "model folder")
 
 
 def main(argv: list[str] | None = None) -> None:
