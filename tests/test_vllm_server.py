@@ -239,6 +239,7 @@ def test_the_training_pipeline_runs_end_to_end_on_the_cpu(served, tiny_qwen, tmp
     )  # fmt: skip
     assert code == 0, output
     report = json.loads(output)
+    print(json.dumps(report))  # the figures, for anyone running with -s
     assert report["samples"] == 16 and 0 < report["training_samples"] < 16  # unseen users held out
     assert (
         report["annotation"]["requests"] == report["training_samples"] and report["annotation"]["failed"] == 0
