@@ -62,7 +62,7 @@ RewardFn = Callable[..., list[float | None]]
 
 
 class RewardConfig(BaseModel):
-    """Weights and models of the mixed reward (a `rewards:` section of a GRPO YAML config)."""
+    """Weights and models of the mixed reward (`train.grpo.reward_setup` fills it from a GRPO recipe)."""
 
     model_config = ConfigDict(extra="forbid")
 
