@@ -29,6 +29,15 @@ def _features(rest: str, **options: Any) -> Assessor:
     return FeaturesAssessor(**options)
 
 
+def _random(rest: str, **options: Any) -> Assessor:
+    from urllib.parse import parse_qsl
+
+    from agentpref.assessors.random_judge import RandomAssessor
+
+    query = dict(parse_qsl(rest.lstrip("?")))  # random or random:?seed=3
+    return RandomAssessor(**{**query, **options})
+
+
 def _painter(rest: str, **options: Any) -> Generator:
     from agentpref.generators.painter import PainterGenerator
 
@@ -66,6 +75,7 @@ def _no_rest(scheme: str, rest: str) -> None:
 
 ASSESSORS: dict[str, Callable[..., Assessor]] = {
     "features": _features,
+    "random": _random,
     "openai": _openai("openai"),
     "vllm": _openai("vllm"),
     "hf": _hf,

@@ -26,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ASSESSOR_HELP = (
     "Assessor URI: 'features' (default, any CPU, no weights); 'vllm://HOST:PORT?model=NAME' "
     "(PreferThinker on a vLLM server, see `agentpref serve`); 'openai://HOST/v1?model=NAME' "
-    "(any OpenAI-compatible API); 'hf:MODEL_OR_FOLDER' (transformers, in-process)."
+    "(any OpenAI-compatible API); 'hf:MODEL_OR_FOLDER' (transformers, in-process); 'random' (a coin flip)."
 )
 GENERATOR_HELP = (
     "Generator URI: 'painter' (default, any CPU; renders style, not the subject); "

@@ -248,3 +248,18 @@ def test_json_structured_outputs_ask_for_the_schema_and_keep_the_model_json_as_r
     broken = ScriptedJudge({}, garbage=3, structured="json", parse_retries=1)
     failed = broken.compare(refs, a, b)
     assert failed.failed and "not valid JSON" not in failed.raw_text and "no JSON object" in failed.error
+
+
+def test_the_random_baseline_is_a_reproducible_fair_coin(refs):
+    from agentpref.backends import load_assessor
+
+    judge = load_assessor("random:?seed=7")
+    pairs = [(_image(30 + i), _image(60 + i)) for i in range(200)]
+    winners = [judge.compare(refs, a, b).winner for a, b in pairs]
+    assert winners == [load_assessor("random:?seed=7").compare(refs, a, b).winner for a, b in pairs]
+    assert 70 <= winners.count("A") <= 130  # a fair coin: 100 +- 4 sigma
+    swapped = [judge.compare(refs, b, a).winner for a, b in pairs]
+    agree = sum((w == "A") == (s == "B") for w, s in zip(winners, swapped, strict=True))
+    assert 70 <= agree <= 130  # no taste, so no consistency beyond chance
+    ranking = judge.rank(refs, _candidates(5))
+    assert sorted(c.label for c in ranking.candidates) == sorted(c.label for c in _candidates(5))
