@@ -1,0 +1,1 @@
+"""Evaluation harness: load benchmark data as per-user pairwise samples, measure assessors, report."""

@@ -1,0 +1,396 @@
+"""Loaders from the field's evaluation formats into `EvalSample`s, each naming the file and field at fault.
+
+- `load_preferimg_bench`: PreferThinker's PreferImg-Bench JSON (an array of records).
+- `load_pickapic_split`: learn-user-pref's Pick-a-Pic v2 per-user split (pickled or parquet DataFrame).
+- `load_user_folders`: a person's own test, a folder per user with a small manifest.
+- `load_synthetic`: the data sets `train/` builds.
+- `load_eval_data`: any of the above, told apart by what the path is.
+
+Images stay on disk: only their paths are kept (Pick-a-Pic's raw bytes are written once
+into a cache folder). Every image path is checked to exist unless `check_images=False`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agentpref.evaluation.pickapic import load_pickapic_split
+from agentpref.evaluation.samples import (
+    EvalSample,
+    Label,
+    LoadError,
+    check_files,
+    check_unique_ids,
+    from_validation,
+)
+from agentpref.images import IMAGE_EXTENSIONS
+from agentpref.profile import Profile, UserProfile
+from agentpref.reasoning import parse_answer
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("SP_ID", "SP_OD", "MP_ID", "MP_OD", "PICKAPIC")
+_SPLIT_IN_NAME = re.compile(r"(?<![A-Za-z])(SP_ID|SP_OD|MP_ID|MP_OD|PICKAPIC|PICK_A_PIC)(?![A-Za-z])", re.I)
+
+
+def split_from_name(path: str | os.PathLike[str]) -> str | None:
+    """The PreferImg-Bench split a file name names ("test_SP_OD.json" -> "SP_OD"), else None."""
+    found = _SPLIT_IN_NAME.search(Path(path).stem)
+    return None if found is None else found.group(1).upper().replace("PICK_A_PIC", "PICKAPIC")
+
+
+# --- PreferImg-Bench -------------------------------------------------------------------------------
+
+
+class _Turn(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    speaker: str = Field(alias="from")
+    value: str
+
+
+AttributeDict = dict[str, str | list[str]] | str
+
+
+class BenchRecord(BaseModel):
+    """One PreferImg-Bench record (PreferThinker's spelling of the keys; unknown keys are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    conversations: list[_Turn] = Field(min_length=1)
+    imageA: str = Field(min_length=1)
+    imageB: str = Field(min_length=1)
+    prefered_images: list[str]
+    non_prefered_images: list[str]
+    prefer_attributes: AttributeDict | None = None
+    non_prefer_attributes: AttributeDict | None = None
+    user_id: str | int | None = None
+    reference_prompt_list: list[str] = Field(default_factory=list)
+    prompt: str | None = None
+
+
+_BARE_ANSWER = re.compile(r"\s*(?:image\s*)?([ab])\s*\.?\s*", re.IGNORECASE)
+
+
+def _bench_label(turns: list[_Turn]) -> tuple[Label | None, str]:
+    """The answer and the field it was read from: the last gpt turn, else the first turn.
+
+    PreferThinker's eval script compares the model's answer to `conversations[0].value`,
+    so records with a single turn holding "Image A" are read as well as human+gpt pairs.
+    """
+    gpt = [i for i, t in enumerate(turns) if t.speaker.lower() in ("gpt", "assistant")]
+    index = gpt[-1] if gpt else 0
+    text = turns[index].value
+    winner = parse_answer(text)
+    if winner is None and (bare := _BARE_ANSWER.fullmatch(text)):
+        winner = bare.group(1).upper()
+    return winner, f"conversations[{index}].value"  # type: ignore[return-value]
+
+
+def _read_json_array(path: Path) -> list[Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LoadError(path, f"cannot read ({exc.strerror or exc})") from None
+    except json.JSONDecodeError as exc:
+        raise LoadError(path, f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except UnicodeDecodeError:
+        raise LoadError(path, "not UTF-8 text") from None
+    if not isinstance(data, list):
+        raise LoadError(path, f"expected a JSON array of records, got {type(data).__name__}")
+    return data
+
+
+def load_preferimg_bench(
+    json_path: str | os.PathLike[str],
+    image_root: str | os.PathLike[str] | None = None,
+    split: str | None = None,
+    *,
+    check_images: bool = True,
+) -> list[EvalSample]:
+    """PreferImg-Bench JSON -> samples; image paths are joined to `image_root` (default: the file's folder).
+
+    `split` defaults to the split the file name names, else the file's stem.
+    """
+    from agentpref.train.preferthinker_jsonl import parse_attributes
+
+    path = Path(json_path)
+    root = Path(image_root) if image_root is not None else path.parent
+    name = split or split_from_name(path) or path.stem
+    samples = []
+    parsed: dict[str, Profile] = {}  # a user's records repeat the same attribute dicts
+
+    def profile_of(value: AttributeDict) -> Profile:
+        key = json.dumps(value, sort_keys=True)
+        if key not in parsed:
+            parsed[key] = parse_attributes(value)
+        return parsed[key]
+
+    for i, obj in enumerate(_read_json_array(path)):
+        if not isinstance(obj, dict):
+            raise LoadError(path, f"expected a JSON object, got {type(obj).__name__}", index=i)
+        try:
+            record = BenchRecord.model_validate(obj)
+        except ValidationError as exc:
+            raise from_validation(path, i, exc) from None
+        label, answer_field = _bench_label(record.conversations)
+        if label is None:
+            preview = record.conversations[0].value[:60]
+            reason = f"no answer: expected 'Image A' or 'Image B' (got {preview!r})"
+            raise LoadError(path, reason, index=i, field=answer_field)
+        truth = None
+        if record.prefer_attributes is not None or record.non_prefer_attributes is not None:
+            profiles = {}
+            for key in ("prefer_attributes", "non_prefer_attributes"):
+                value = getattr(record, key)
+                try:
+                    profiles[key] = profile_of(value) if value is not None else Profile()
+                except ValueError as exc:
+                    raise LoadError(path, str(exc), index=i, field=key) from None
+            truth = UserProfile(
+                likes=profiles["prefer_attributes"], dislikes=profiles["non_prefer_attributes"]
+            )
+
+        def where(p: str) -> str:
+            return os.path.join(root, p)  # an absolute p stays absolute
+
+        sample = EvalSample(
+            sample_id=f"{name}-{i:05d}",
+            split=name,
+            user_id=str(record.user_id) if record.user_id is not None else f"{name}-{i:05d}",
+            likes=[where(p) for p in record.prefered_images],
+            dislikes=[where(p) for p in record.non_prefered_images],
+            image_a=where(record.imageA),
+            image_b=where(record.imageB),
+            label=label,
+            truth=truth,
+            prompt=record.prompt,
+            reference_prompts=list(record.reference_prompt_list),
+        )
+        if check_images:
+            check_files(
+                path,
+                i,
+                {
+                    "prefered_images": sample.likes,
+                    "non_prefered_images": sample.dislikes,
+                    "imageA": sample.image_a,
+                    "imageB": sample.image_b,
+                },
+            )
+        samples.append(sample)
+    return samples
+
+
+# --- a person's own folders -------------------------------------------------------------------------
+
+_LIKED = ("liked", "likes", "like")
+_DISLIKED = ("disliked", "dislikes", "dislike")
+_QUERIES = ("queries", "query", "candidates")
+MANIFEST = "manifest.json"
+
+
+class PairSpec(BaseModel):
+    """One labelled query pair: file names inside `queries/`, and which one the person prefers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: str = Field(min_length=1)
+    b: str = Field(min_length=1)
+    winner: Literal["a", "b"]
+    prompt: str | None = None
+
+    @field_validator("winner", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        # "A", "Image A" and "a" all mean the same to a person writing the file by hand.
+        if isinstance(v, str):
+            v = v.strip().lower().removeprefix("image").strip()
+        return v
+
+
+class UserManifest(BaseModel):
+    """`manifest.json` of a user folder: `{"pairs": [{"a": "q1.png", "b": "q2.png", "winner": "a"}]}`.
+
+    Optional: `user_id` (default: the folder name), `split` (default "user"), `profile`
+    (ground truth as `{"likes": {...}, "dislikes": {...}}`), per-pair `prompt`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pairs: list[PairSpec] = Field(min_length=1)
+    user_id: str | None = None
+    split: str | None = None
+    profile: UserProfile | None = None
+
+
+def _subfolder(folder: Path, names: tuple[str, ...]) -> Path | None:
+    return next((folder / n for n in names if (folder / n).is_dir()), None)
+
+
+def _images_in(folder: Path | None) -> list[str]:
+    if folder is None:
+        return []
+    return [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+
+
+def _load_user(folder: Path, default_split: str) -> list[EvalSample]:
+    manifest_path = folder / MANIFEST
+    try:
+        raw = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LoadError(manifest_path, f"cannot read ({exc.strerror or exc})") from None
+    except json.JSONDecodeError as exc:
+        raise LoadError(manifest_path, f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        manifest = UserManifest.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation(manifest_path, None, exc) from None
+    likes = _images_in(_subfolder(folder, _LIKED))
+    if not likes:
+        raise LoadError(folder, f"no liked images: put them in {folder / 'liked'}")
+    dislikes = _images_in(_subfolder(folder, _DISLIKED))
+    queries = _subfolder(folder, _QUERIES) or folder / "queries"
+    user = manifest.user_id or folder.name
+    samples = []
+    for i, pair in enumerate(manifest.pairs):
+        if pair.a == pair.b:
+            raise LoadError(manifest_path, f"a and b are the same image {pair.a!r}", field=f"pairs[{i}].b")
+        for side in ("a", "b"):
+            file = queries / getattr(pair, side)
+            if not file.is_file():
+                raise LoadError(manifest_path, f"image not found: {file}", field=f"pairs[{i}].{side}")
+        samples.append(
+            EvalSample(
+                sample_id=f"{user}-{i:04d}",
+                split=manifest.split or default_split,
+                user_id=user,
+                likes=likes,
+                dislikes=dislikes,
+                image_a=str(queries / pair.a),
+                image_b=str(queries / pair.b),
+                label="A" if pair.winner == "a" else "B",
+                truth=manifest.profile,
+                prompt=pair.prompt,
+            )
+        )
+    return samples
+
+
+def load_user_folders(root: str | os.PathLike[str], *, split: str = "user") -> list[EvalSample]:
+    """One user folder (holding `manifest.json`) or a folder of them, sorted by name."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise LoadError(folder, "not a folder")
+    if (folder / MANIFEST).is_file():
+        return _load_user(folder, split)
+    users = sorted(p for p in folder.iterdir() if p.is_dir() and (p / MANIFEST).is_file())
+    if not users:
+        raise LoadError(
+            folder, f"no user folders: expected <user>/{MANIFEST} with liked/, disliked/, queries/"
+        )
+    samples = [s for u in users for s in _load_user(u, split)]
+    check_unique_ids(folder, samples)
+    return samples
+
+
+# --- train/'s synthetic sets ------------------------------------------------------------------------
+
+
+def load_synthetic(root: str | os.PathLike[str], *, check_images: bool = True) -> list[EvalSample]:
+    """A data set folder built by `train/` (manifest.json + samples-*.jsonl; paths relative to it)."""
+    from agentpref.train.samples import load_samples
+
+    folder = Path(root)
+    samples = []
+    for i, s in enumerate(load_samples(folder)):
+        sample = EvalSample(
+            sample_id=s.sample_id,
+            split=s.split or "synthetic",
+            user_id=str(s.user_id),
+            likes=[str(folder / p) for p in s.refs_liked],
+            dislikes=[str(folder / p) for p in s.refs_disliked],
+            image_a=str(folder / s.image_a),
+            image_b=str(folder / s.image_b),
+            label=s.winner,
+            truth=s.profile,
+            prompt=s.prompt or None,
+            reference_prompts=list(s.reference_prompts),
+        )
+        if check_images:
+            fields = {"refs_liked": sample.likes, "refs_disliked": sample.dislikes}
+            check_files(folder, i, {**fields, "image_a": sample.image_a, "image_b": sample.image_b})
+        samples.append(sample)
+    check_unique_ids(folder, samples)
+    return samples
+
+
+# --- dispatch ---------------------------------------------------------------------------------------
+
+_PICKAPIC_SUFFIXES = (".pkl", ".pickle", ".parquet", ".pq")
+
+
+def _is_synthetic(folder: Path) -> bool:
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        try:
+            return "shards" in json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+    return any(folder.glob("samples-*.jsonl"))
+
+
+def _load_any(path: Path, image_root: Path | None, check_images: bool) -> list[EvalSample]:
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            return load_preferimg_bench(path, image_root, check_images=check_images)
+        if suffix in _PICKAPIC_SUFFIXES:
+            return load_pickapic_split(path, check_images=check_images)
+        raise LoadError(
+            path, "unknown data file: expected .json (PreferImg-Bench), .pkl or .parquet (Pick-a-Pic)"
+        )
+    if not path.is_dir():
+        raise LoadError(path, "no such file or folder")
+    if _is_synthetic(path):
+        return load_synthetic(path, check_images=check_images)
+    if (path / MANIFEST).is_file() or any((p / MANIFEST).is_file() for p in path.iterdir() if p.is_dir()):
+        return load_user_folders(path)
+    bench = sorted(p for p in path.glob("*.json") if split_from_name(p))
+    if bench:  # a PreferImg-Bench folder: SP_ID.json, ..., images under image_root (default: here)
+        return [s for f in bench for s in load_preferimg_bench(f, image_root, check_images=check_images)]
+    raise LoadError(
+        path,
+        "cannot tell what data this is: expected a train/ data set (samples-*.jsonl), user folders "
+        f"(<user>/{MANIFEST}) or PreferImg-Bench files named by split (SP_ID.json, ...)",
+    )
+
+
+def load_eval_data(
+    path: str | os.PathLike[str],
+    *,
+    image_root: str | os.PathLike[str] | None = None,
+    splits: Sequence[str] | None = None,
+    check_images: bool = True,
+) -> list[EvalSample]:
+    """Samples from any supported data, optionally only some splits (InputError naming a missing one)."""
+    p = Path(path).expanduser()
+    samples = _load_any(p, Path(image_root) if image_root is not None else None, check_images)
+    check_unique_ids(p, samples)
+    if splits:
+        present = sorted({s.split for s in samples})
+        wanted = {s.upper() if s.upper() in SPLITS else s for s in splits}
+        missing = sorted(wanted - set(present))
+        if missing:
+            raise LoadError(p, f"no split {', '.join(missing)} in the data (it has: {', '.join(present)})")
+        samples = [s for s in samples if s.split in wanted]
+    log.info("loaded %d samples from %s", len(samples), p)
+    return samples
