@@ -105,6 +105,9 @@ def main() -> None:
       agentpref profile --refs DIR              predict the visual preference profile
       agentpref compare --refs DIR A.png B.png  which of two images suits the taste, and why
       agentpref rank --refs DIR IMAGES...       order many images by the taste
+      agentpref serve [MODEL]                   run PreferThinker on vLLM (GPU)
+      agentpref train run --out DIR --teacher URI   make a judge: data, CoT, SFT, GRPO
+      agentpref eval DATA --assessor URI ...    measure judges on a benchmark
 
     Backends are chosen with --assessor / --generator or the AGENTPREF_ASSESSOR /
     AGENTPREF_GENERATOR environment variables. Exit codes: 0 ok, 2 bad input,
@@ -329,11 +332,13 @@ def rank(
 
 
 def _add_commands() -> None:
+    from agentpref.cli_eval import eval_
     from agentpref.cli_serve import serve
     from agentpref.cli_train import train
 
     main.add_command(serve)
     main.add_command(train)
+    main.add_command(eval_)
 
 
 _add_commands()
