@@ -21,6 +21,11 @@ from agentpref.cli_common import handle_errors, json_option, stderr_console
     help="Assessor URI, repeatable: every one judges the same samples.",
 )
 @click.option("--split", "splits", multiple=True, help="Only these splits (e.g. SP_ID), repeatable.")
+@click.option(
+    "--image-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder the data's image paths are relative to (default: beside the data file).",
+)
 @click.option("--limit", type=int, help="At most this many samples (after the split filter).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("eval"), show_default=True)
 @click.option("--concurrency", default=4, show_default=True, help="Judgments in flight at once.")
@@ -33,6 +38,7 @@ def eval_(
     data: Path,
     assessors: tuple[str, ...],
     splits: tuple[str, ...],
+    image_root: Path | None,
     limit: int | None,
     out: Path,
     concurrency: int,
@@ -57,7 +63,7 @@ def eval_(
     from agentpref.evaluation.plots import plot_accuracy, plot_refs
     from agentpref.evaluation.runner import REFS_SWEEP, EvalPlan, evaluate, write_results
 
-    samples = load_eval_data(data, splits=list(splits) or None)
+    samples = load_eval_data(data, image_root=image_root, splits=list(splits) or None)
     samples = samples[:limit] if limit else samples
     if not samples:
         from agentpref.errors import InputError

@@ -60,6 +60,9 @@ def test_eval_reports_assessors_side_by_side_with_plots_and_resumes_without_aski
         )
         assert whole["position_consistency"]["total"] == 16
         assert set(whole["by_refs"]) >= {"1", "2"}  # the reference sweep: 1 per side, then all 2
+    agreement = rows[("features", "ALL")]["profile_agreement"]  # features predicts a profile; SBERT scores it
+    assert agreement and all(0.0 <= v <= 1.0 for v in agreement.values()) and "Color" in agreement
+    assert rows[("random", "ALL")]["profile_agreement"] is None  # a coin predicts nothing
     for plot in report["plots"]:
         assert Path(plot).stat().st_size > 5000
     lines = (out / "samples.jsonl").read_text().splitlines()

@@ -254,3 +254,35 @@ def test_the_training_pipeline_runs_end_to_end_on_the_cpu(served, tiny_qwen, tmp
         assert (out / stage / "model.safetensors").is_file(), stage
     annotations = [json.loads(line) for line in (out / "annotations.jsonl").read_text().splitlines()]
     assert len(annotations) == report["training_samples"] and all(a["text"] for a in annotations)
+
+
+def test_eval_against_the_server_reports_tokens_and_latency_per_judgment(served, tmp_path):
+    """Issue 6: `agentpref eval` with the served tiny model (structured outputs) beside `random`."""
+    pytest.importorskip("matplotlib")
+    from agentpref.backends import load_generator
+    from agentpref.train.dataset_build import build_dataset
+    from agentpref.train.users import sample_users
+
+    data = tmp_path / "data"
+    build_dataset(
+        data,
+        sample_users(3, seed=5),
+        load_generator("painter"),
+        refs_per_side=2,
+        pairs_per_user=1,
+        size=(64, 64),
+    )
+    code, output = _run(
+        ["eval", str(data), "--assessor", served["assessor"] + STRUCTURED, "--assessor", "random",
+         "--no-refs-sweep", "--out", str(tmp_path / "eval"), "--json"]
+    )  # fmt: skip
+    assert code == 0, output
+    report = json.loads(output)
+    model = next(r for r in report["rows"] if r["assessor"].startswith("vllm://") and r["split"] == "ALL")
+    assert model["n"] == 3 and model["latency_s"]["mean"] > 0
+    assert model["prompt_tokens"]["mean"] > 0 and model["completion_tokens"]["mean"] > 0
+    print(
+        json.dumps(
+            {k: model[k] for k in ("accuracy", "failed", "latency_s", "prompt_tokens", "completion_tokens")}
+        )
+    )

@@ -19,6 +19,7 @@ from typing import IO, Any
 from pydantic import BaseModel, Field
 
 from agentpref.assessors.base import Assessor
+from agentpref.evaluation.agreement import ProfileAgreement
 from agentpref.evaluation.metrics import SampleResult
 from agentpref.evaluation.samples import EvalSample
 from agentpref.judgment import Judgment
@@ -32,6 +33,7 @@ class EvalPlan(BaseModel):
     swap: bool = True
     refs_sweep: tuple[int, ...] = Field(default=(), description="reference counts to try besides all of them")
     concurrency: int = Field(4, ge=1)
+    profile_agreement: bool = Field(True, description="SBERT similarity of predicted and true profiles")
 
 
 def _per_side(sample: EvalSample, n: int | None) -> int:
@@ -53,7 +55,12 @@ def _done(path: Path) -> dict[str, SampleResult]:
 
 
 def _result(
-    sample: EvalSample, name: str, n: int | None, first: Judgment, second: Judgment | None
+    sample: EvalSample,
+    name: str,
+    n: int | None,
+    first: Judgment,
+    second: Judgment | None,
+    agreement: ProfileAgreement | None = None,
 ) -> SampleResult:
     usage = [j.usage for j in (first, second) if j is not None and j.usage is not None]
     swapped = None
@@ -75,6 +82,11 @@ def _result(
         completion_tokens=sum(u.completion_tokens for u in usage) if usage else None,
         k_group=None,
         sweep=n is not None,
+        profile_similarity=(
+            agreement.score(first.profile, sample.truth)
+            if agreement is not None and first.profile is not None and sample.truth is not None and n is None
+            else None
+        ),
     )
 
 
@@ -92,6 +104,7 @@ async def evaluate(
     done = _done(ledger_path)
     bound = asyncio.Semaphore(plan.concurrency)
     counts: list[int | None] = [None, *plan.refs_sweep]
+    agreement = ProfileAgreement() if plan.profile_agreement else None
 
     async def one(sample: EvalSample, name: str, assessor: Assessor, n: int | None, ledger: IO[str]) -> None:
         key = name + "|" + (sample.sample_id if n is None else sample.with_references(n).sample_id)
@@ -103,7 +116,7 @@ async def evaluate(
         async with bound:
             first = await assessor.acompare(refs, a, b)
             second = await assessor.acompare(refs, b, a) if plan.swap else None
-        result = _result(sample, name, n, first, second)
+        result = await asyncio.to_thread(_result, sample, name, n, first, second, agreement)
         ledger.write(result.model_dump_json() + "\n")
         ledger.flush()  # on disk before the next: a killed run keeps every finished judgment
         done[key] = result
