@@ -76,3 +76,35 @@ def test_eval_reports_assessors_side_by_side_with_plots_and_resumes_without_aski
 def test_eval_names_a_missing_split(synthetic, tmp_path):
     code, _ = _eval(synthetic, tmp_path / "e", "--split", "PICKAPIC")
     assert code == 2
+
+
+def test_an_eval_killed_midway_asks_no_finished_sample_again(synthetic, tmp_path):
+    import asyncio
+
+    from agentpref.evaluation.loaders import load_eval_data
+    from agentpref.evaluation.runner import EvalPlan, evaluate
+
+    class Dying:
+        """The features judge, dying (like a killed process) after `limit` judgments."""
+
+        def __init__(self, limit: int | None) -> None:
+            from agentpref.backends import load_assessor
+
+            self.inner, self.limit, self.calls = load_assessor("features"), limit, 0
+
+        async def acompare(self, refs, a, b):
+            self.calls += 1
+            if self.limit is not None and self.calls > self.limit:
+                raise RuntimeError("killed")
+            return await self.inner.acompare(refs, a, b)
+
+    samples = load_eval_data(synthetic)
+    plan = EvalPlan(swap=False, refs_sweep=(), concurrency=1, profile_agreement=False)
+    out = tmp_path / "eval"
+    with pytest.raises(RuntimeError, match="killed"):
+        asyncio.run(evaluate(samples, {"features": Dying(5)}, out, plan))
+    kept = len((out / "samples.jsonl").read_text().splitlines())
+    assert kept == 5
+    again = Dying(None)
+    results = asyncio.run(evaluate(samples, {"features": again}, out, plan))
+    assert again.calls == len(samples) - kept and len(results) == len(samples)
