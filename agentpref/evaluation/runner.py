@@ -111,9 +111,9 @@ async def evaluate(
         if key in done:
             return
         asked = sample.with_references(n) if n is not None else sample
-        refs = asked.load_references()  # pixels only now, one sample at a time
-        a, b = asked.load_candidates()
-        async with bound:
+        async with bound:  # images are read inside the bound: only the samples in flight sit in memory
+            refs = asked.load_references()
+            a, b = asked.load_candidates()
             first = await assessor.acompare(refs, a, b)
             second = await assessor.acompare(refs, b, a) if plan.swap else None
         result = await asyncio.to_thread(_result, sample, name, n, first, second, agreement)
