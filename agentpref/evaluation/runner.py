@@ -111,14 +111,16 @@ async def evaluate(
         if key in done:
             return
         asked = sample.with_references(n) if n is not None else sample
-        async with bound:  # images are read inside the bound: only the samples in flight sit in memory
+        # Everything inside the bound: only the samples in flight sit in memory, and a judgment
+        # is on disk before its slot is free, so a killed run loses only what was in flight.
+        async with bound:
             refs = asked.load_references()
             a, b = asked.load_candidates()
             first = await assessor.acompare(refs, a, b)
             second = await assessor.acompare(refs, b, a) if plan.swap else None
-        result = await asyncio.to_thread(_result, sample, name, n, first, second, agreement)
-        ledger.write(result.model_dump_json() + "\n")
-        ledger.flush()  # on disk before the next: a killed run keeps every finished judgment
+            result = await asyncio.to_thread(_result, sample, name, n, first, second, agreement)
+            ledger.write(result.model_dump_json() + "\n")
+            ledger.flush()
         done[key] = result
         if on_result is not None:
             on_result(result)
