@@ -28,6 +28,8 @@ from agentpref.train.quality import FilterReport, why_dropped
 from agentpref.train.samples import Sample, load_samples
 
 STAGES = ("dataset", "annotate", "export", "sft", "grpo")
+ANNOTATE_CHUNK = 256  # samples whose images are in memory at once during annotation
+_COUNTS = ("requests", "failed", "prompt_tokens", "completion_tokens", "seconds")
 
 
 class PipelineSettings(BaseModel):
@@ -105,7 +107,12 @@ def _annotate(
             ledger.write(a.model_dump_json() + "\n")
             ledger.flush()
 
-        _, cost = asyncio.run(annotate(teacher, [job(s) for s in todo], on_done=keep))
+        cost = AnnotationCost()
+        # A chunk at a time: only its images are read into memory (a large set would not fit).
+        for start in range(0, len(todo), ANNOTATE_CHUNK):
+            chunk = [job(s) for s in todo[start : start + ANNOTATE_CHUNK]]
+            _, part = asyncio.run(annotate(teacher, chunk, on_done=keep))
+            cost = cost.model_copy(update={k: getattr(cost, k) + getattr(part, k) for k in _COUNTS})
     return cost
 
 
