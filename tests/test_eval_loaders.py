@@ -393,6 +393,15 @@ def test_load_eval_data_tells_the_formats_apart(tmp_path: Path, bench: tuple[Pat
         load_eval_data(tmp_path / "missing")
 
 
+def test_a_pair_showing_one_image_twice_is_left_out_with_a_warning(tmp_path: Path, caplog) -> None:
+    frame = pickapic_frame(2)
+    frame.at[1, "image1"] = frame.at[1, "image0"]  # the same bytes: one cached file for both sides
+    frame.to_pickle(tmp_path / "split.pkl")
+    with caplog.at_level("WARNING"):
+        samples = load_eval_data(tmp_path / "split.pkl")
+    assert len(samples) == 2 and "1 pair(s) show one image twice" in caplog.text  # row 2 is a tie
+
+
 def test_eval_sample_swap_and_reference_count() -> None:
     s = EvalSample(
         sample_id="x",

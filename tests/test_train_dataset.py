@@ -160,6 +160,23 @@ def test_answers_are_placed_at_a_and_b(tmp_path: Path) -> None:
     assert {s.pair_kind for s in load_samples(tmp_path)} == {"near", "contrast"}
 
 
+class SubjectOnlyPainter:
+    """The painter blind to everything but the subject and seed: two profiles render the same pixels."""
+
+    name = "subject-only"
+
+    def generate(self, prompt: str, negative_prompt: str | None = None, **kw: Any) -> list[Any]:
+        kw.pop("profile", None)
+        return PainterGenerator().generate(prompt.split(",")[0], None, **kw)
+
+
+def test_pairs_whose_images_render_identical_are_left_out(tmp_path: Path) -> None:
+    manifest = build_dataset(tmp_path, _users(), SubjectOnlyPainter(), size=(32, 32), refs_per_side=1, seed=3)
+    assert manifest.run.identical_pairs == 2 * N_USERS and manifest.samples == 0 == len(
+        load_samples(tmp_path)
+    )
+
+
 def test_a_finished_build_reruns_without_rendering(reference: Any, tmp_path: Path) -> None:
     root, _, _ = reference
     before = _snapshot(root)

@@ -240,7 +240,8 @@ def test_the_training_pipeline_runs_end_to_end_on_the_cpu(served, tiny_qwen, tmp
     assert code == 0, output
     report = json.loads(output)
     print(json.dumps(report))  # the figures, for anyone running with -s
-    assert report["samples"] == 16 and 0 < report["training_samples"] < 16  # unseen users held out
+    assert report["samples"] + report["identical_pairs"] == 16
+    assert 0 < report["training_samples"] < report["samples"]  # unseen users held out
     assert (
         report["annotation"]["requests"] == report["training_samples"] and report["annotation"]["failed"] == 0
     )
@@ -264,7 +265,7 @@ def test_eval_against_the_server_reports_tokens_and_latency_per_judgment(served,
     from agentpref.train.users import sample_users
 
     data = tmp_path / "data"
-    build_dataset(
+    manifest = build_dataset(
         data,
         sample_users(3, seed=5),
         load_generator("painter"),
@@ -279,7 +280,8 @@ def test_eval_against_the_server_reports_tokens_and_latency_per_judgment(served,
     assert code == 0, output
     report = json.loads(output)
     model = next(r for r in report["rows"] if r["assessor"].startswith("vllm://") and r["split"] == "ALL")
-    assert model["n"] == 3 and model["latency_s"]["mean"] > 0
+    # 3 users x 1 pair, less a pair whose two images the painter drew identical
+    assert model["n"] == manifest.samples >= 2 and model["latency_s"]["mean"] > 0
     assert model["prompt_tokens"]["mean"] > 0 and model["completion_tokens"]["mean"] > 0
     print(
         json.dumps(

@@ -20,6 +20,7 @@ atomically once all its images exist, and skipped on rerun.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,8 @@ from agentpref.run import write_atomic
 from agentpref.train.dataset_plan import BUILD_VERSION, BuildConfig, Planner
 from agentpref.train.samples import Sample, read_samples, write_samples
 from agentpref.train.users import SimulatedUser, prompt_split
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agentpref.generators.base import Generator
@@ -60,6 +63,7 @@ class RunStats(BaseModel):
     adopted: int = Field(0, description="renders a killed run finished but never recorded")
     shards_written: int = 0
     shards_skipped: int = 0
+    identical_pairs: int = Field(0, description="pairs left out: both images rendered the same pixels")
     seconds: float = 0.0
 
 
@@ -232,6 +236,15 @@ def build_dataset(
         _render_shard(shard, planner, generator, stats, counter, commit_every, progress, len(groups))
         counter.done += len(groups[k]) * per_user - len(planner.images)
         shas = shard.ledger.images
+        # Two profiles can render the same pixels (a colour change under a monochrome liked
+        # saturation, say): such a pair shows no preference, so it is left out, not labelled.
+        same = [p for p in plan if shas[p.image_a] == shas[p.image_b]]
+        if same:
+            stats.identical_pairs += len(same)
+            log.warning(
+                "shard %d: %d pair(s) rendered both images identical and were left out: %s",
+                k, len(same), ", ".join(str(p.fields["sample_id"]) for p in same[:5]),
+            )  # fmt: skip
         samples = [
             Sample(
                 **p.fields,  # type: ignore[arg-type]
@@ -241,6 +254,7 @@ def build_dataset(
                 image_b=image_path(shas[p.image_b]),
             )
             for p in plan
+            if shas[p.image_a] != shas[p.image_b]
         ]
         write_samples(shard.samples_file, samples)
         stats.shards_written += 1

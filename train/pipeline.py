@@ -57,6 +57,7 @@ class PipelineSettings(BaseModel):
 
 class PipelineReport(BaseModel):
     samples: int = 0
+    identical_pairs: int = Field(0, description="pairs this build left out: both images rendered alike")
     training_samples: int = 0
     annotation: AnnotationCost | None = None
     filter: FilterReport | None = None
@@ -132,7 +133,7 @@ def run_pipeline(settings: PipelineSettings, log: Callable[[str], None] = print)
     if "dataset" in settings.stages:
         users = sample_users(settings.users, settings.seed, settings.mp_fraction, settings.unseen_fraction)
         log(f"rendering {len(users)} users with {settings.generator}")
-        build_dataset(
+        built = build_dataset(
             data,
             users,
             load_generator(settings.generator),
@@ -141,6 +142,7 @@ def run_pipeline(settings: PipelineSettings, log: Callable[[str], None] = print)
             size=settings.size,
             seed=settings.seed,
         )
+        report.identical_pairs = built.run.identical_pairs if built.run else 0
     samples = load_samples(data)
     training = [s for s in samples if s.seen is not False]
     report.samples, report.training_samples = len(samples), len(training)

@@ -385,6 +385,10 @@ def load_eval_data(
     p = Path(path).expanduser()
     samples = _load_any(p, Path(image_root) if image_root is not None else None, check_images)
     check_unique_ids(p, samples)
+    if same := [s.sample_id for s in samples if s.image_a == s.image_b]:
+        # No judge can tell such a pair apart: counting it would add coin flips to every assessor.
+        log.warning("%s: %d pair(s) show one image twice, left out: %s", p, len(same), ", ".join(same[:5]))
+        samples = [s for s in samples if s.image_a != s.image_b]
     if splits:
         present = sorted({s.split for s in samples})
         wanted = {s.upper() if s.upper() in SPLITS else s for s in splits}
