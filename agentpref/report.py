@@ -17,7 +17,7 @@ from agentpref.judgment import Judgment
 from agentpref.profile import ELEMENTS, Profile
 from agentpref.run import Assessment, Candidate, RunFolder, RunRecord, write_atomic
 
-_CSS = """
+STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem} h2{margin-top:2rem;border-bottom:1px solid #ddd}
 .muted{color:#777} .warn{background:#fff4e5;border-left:4px solid #f0a030;padding:.4rem .8rem}
@@ -178,7 +178,7 @@ def render_report(folder: RunFolder, record: RunRecord) -> str:
             cards_by_iteration.append(f'<h3>Iteration {it.iteration}</h3><div class="grid">{cards}</div>')
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>agentpref — {escape(record.subject)}</title><style>{_CSS}</style></head><body>"
+        f"<title>agentpref — {escape(record.subject)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{escape(record.subject)}</h1>"
         f'<p class="muted">assessor <code>{escape(record.assessor)}</code> · generator '
         f"<code>{escape(record.generator)}</code> · {record.n} candidates × up to {record.max_iterations} "

@@ -99,27 +99,38 @@ def test_position_consistency_on_hand_made_pairs() -> None:
     assert (pc.successes, pc.total) == (2, 4)
 
 
+def group(gid: str, outcomes: list[str | None], split: str = "SP_ID") -> list[SampleResult]:
+    """A top-k group's results: rank 0 is the data's own pair (label A), ranks 1.. the extra pairs."""
+    return [
+        res(gid if rank == 0 else f"{gid}~vs~{rank}", winner=w, k_group=gid, k_rank=rank, split=split)
+        for rank, w in enumerate(outcomes)
+    ]
+
+
 def test_top_k_needs_the_liked_image_to_beat_every_disliked_one() -> None:
     results = [
-        # k=2 group g1: both pairs right -> correct
-        res("g1a", label="A", winner="A", k_group="g1"),
-        res("g1b", label="B", winner="B", k_group="g1"),
-        # k=2 group g2: one pair wrong -> group wrong
-        res("g2a", label="A", winner="A", k_group="g2"),
-        res("g2b", label="A", winner="B", k_group="g2"),
-        # k=4 group g3: all right, one of them answered as a failure in g4
-        *[res(f"g3{i}", label="A", winner="A", k_group="g3") for i in range(4)],
-        *[res(f"g4{i}", label="A", winner="A" if i else None, k_group="g4") for i in range(4)],
-        res("lone"),  # no group: ignored by top-k
+        *group("g1", ["A", "A"]),  # a 2-group, both right
+        *group("g2", ["A", "B"]),  # a 2-group, second disliked image wins
+        *group("g3", ["A", "A", "A", "A"]),  # a 4-group, all right: right at k=2 and k=4
+        *group("g4", ["A", "A", "B", "A"]),  # right at k=2, wrong at k=4
+        *group("g5", [None, "A", "A", "A"]),  # the anchor pair failed: wrong at every k
+        res("lone"),  # not in a group: ignored by top-k
     ]
-    top = summarize(results).get("features", "SP_ID").top_k  # type: ignore[union-attr]
+    top = summarize(results, top_k=(2, 4)).get("features", "SP_ID").top_k  # type: ignore[union-attr]
     assert set(top) == {2, 4}
-    assert (top[2].successes, top[2].total) == (1, 2)
-    assert (top[4].successes, top[4].total) == (1, 2)
+    assert (top[2].successes, top[2].total) == (3, 5)
+    assert (top[4].successes, top[4].total) == (1, 3)
+    assert summarize(results, top_k=(2, 8)).get("features", "SP_ID").top_k.keys() == {2}  # type: ignore[union-attr]
     # the same group id in another split is another group, also in the pooled row
-    other = [res(f"o{i}", split="MP_OD", k_group="g1") for i in range(2)]
-    pooled = summarize([*results, *other]).get("features", ALL).top_k  # type: ignore[union-attr]
-    assert (pooled[2].successes, pooled[2].total) == (2, 3)
+    pooled = summarize([*results, *group("g1", ["A", "A"], split="MP_OD")]).get("features", ALL)
+    assert (pooled.top_k[2].successes, pooled.top_k[2].total) == (4, 6)  # type: ignore[union-attr]
+
+
+def test_extra_top_k_pairs_count_only_towards_top_k() -> None:
+    results = [*group("g1", ["A", "B", "B", "B"]), res("s2", winner="A")]
+    m = summarize(results).get("features", "SP_ID")
+    assert m is not None and m.n == 2 and m.accuracy.successes == 2
+    assert sum(p.total for p in m.by_refs.values()) == 2
 
 
 def test_refs_profile_and_cost_metrics() -> None:
@@ -197,3 +208,13 @@ def test_plots_write_png_files(tmp_path: Path) -> None:
         data = path.read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert len(data) > 5000
+
+
+def test_the_html_report_escapes_names_from_outside(tmp_path: Path) -> None:
+    from agentpref.evaluation.report import render_eval_report
+
+    hostile = "openai://x?model=<script>alert(1)</script>"
+    summary = summarize([res("1", assessor=hostile, split="<b>split</b>")])
+    html = render_eval_report(summary, data="<img src=x onerror=alert(1)>", samples=1, plots=[])
+    assert "<script>" not in html and "<b>split" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;split&lt;/b&gt;" in html

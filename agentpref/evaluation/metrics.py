@@ -44,7 +44,8 @@ class SampleResult(BaseModel):
     profile_similarity: dict[str, float] | None = Field(
         None, description="SBERT similarity of predicted vs ground-truth profile, per element"
     )
-    k_group: str | None = Field(None, description="1-liked-vs-k-disliked group this pair belongs to")
+    k_group: str | None = Field(None, description="anchor pair of the 1-liked-vs-k-disliked group it is in")
+    k_rank: int = Field(0, ge=0, description="0: a pair of the data; > 0: an extra pair of a top-k group")
     sweep: bool = Field(False, description="asked with fewer references than the sample has (ablation)")
 
     @property
@@ -164,17 +165,20 @@ def _position_consistency(results: Sequence[SampleResult]) -> Proportion:
     return proportion(same, len(asked))
 
 
-def _top_k(results: Sequence[SampleResult]) -> dict[int, Proportion]:
-    # Group ids are scoped by split so the pooled ALL row does not merge two splits' "g0".
-    groups: dict[tuple[str, str], list[SampleResult]] = defaultdict(list)
+def _top_k(results: Sequence[SampleResult], ks: Sequence[int]) -> dict[int, Proportion]:
+    # A group's pair of rank r puts its liked image against its (r+1)-th disliked one, so the
+    # liked image is first among k + 1 when ranks 0 .. k-1 are all right. Group ids are scoped
+    # by split so the pooled ALL row does not merge two splits' groups.
+    groups: dict[tuple[str, str], dict[int, bool]] = defaultdict(dict)
     for r in results:
-        if r.k_group is not None:
-            groups[(r.split, r.k_group)].append(r)
-    by_k: dict[int, list[bool]] = defaultdict(list)
-    for members in groups.values():
-        # A group is the liked image against each of its k disliked ones: one pair per disliked image.
-        by_k[len(members)].append(all(m.correct for m in members))
-    return {k: proportion(sum(oks), len(oks)) for k, oks in sorted(by_k.items())}
+        if r.k_group is not None and not r.sweep:
+            groups[(r.split, r.k_group)][r.k_rank] = r.correct
+    out = {}
+    for k in sorted(set(ks)):
+        full = [ranks for ranks in groups.values() if all(i in ranks for i in range(k))]
+        if full:
+            out[k] = proportion(sum(all(ranks[i] for i in range(k)) for ranks in full), len(full))
+    return out
 
 
 def _profile_agreement(results: Sequence[SampleResult]) -> tuple[dict[str, float] | None, int]:
@@ -193,12 +197,16 @@ def _profile_agreement(results: Sequence[SampleResult]) -> tuple[dict[str, float
     return {e: sums[e] / counts[e] for e in sums}, n
 
 
-def split_metrics(assessor: str, split: str, results: Sequence[SampleResult]) -> SplitMetrics:
+def split_metrics(
+    assessor: str, split: str, results: Sequence[SampleResult], top_k: Sequence[int] = (2, 4)
+) -> SplitMetrics:
     """All metrics for one assessor over `results` (already filtered to that assessor and split).
 
-    Reference-count ablations (`sweep`) feed only `by_refs`; every other figure is over the
-    judgments made with all of each sample's references.
+    Reference-count ablations (`sweep`) feed only `by_refs`, the extra pairs of top-k groups
+    only `top_k`; every other figure is over the data's own pairs with all their references.
     """
+    groups = _top_k(results, top_k)
+    results = [r for r in results if r.k_rank == 0]
     refs: dict[int, list[bool]] = defaultdict(list)
     for r in results:
         refs[r.n_refs].append(r.correct)
@@ -216,7 +224,7 @@ def split_metrics(assessor: str, split: str, results: Sequence[SampleResult]) ->
         failed=proportion(n - len(answered), n),
         position_consistency=_position_consistency(results),
         by_refs={k: proportion(sum(v), len(v)) for k, v in sorted(refs.items())},
-        top_k=_top_k(results),
+        top_k=groups,
         profile_agreement=agreement,
         profile_n=profile_n,
         latency_s=distribution(r.latency_s for r in results),
@@ -225,8 +233,10 @@ def split_metrics(assessor: str, split: str, results: Sequence[SampleResult]) ->
     )
 
 
-def summarize(results: Iterable[SampleResult]) -> EvalSummary:
+def summarize(results: Iterable[SampleResult], top_k: Sequence[int] = (2, 4)) -> EvalSummary:
     """Group results per assessor and split (plus a pooled `ALL` row per assessor) and measure each.
+
+    `top_k`: the group sizes k to report top-k accuracy for (where the results have such groups).
 
     A sample recorded twice for the same assessor and split (a resumed run re-asked it) counts once:
     the last record wins.
@@ -245,7 +255,10 @@ def summarize(results: Iterable[SampleResult]) -> EvalSummary:
         grouped[(assessor, split)].append(r)
         grouped[(assessor, ALL)].append(r)
     rows = [
-        split_metrics(a, s, grouped[(a, s)]) for a in assessors for s in [*splits, ALL] if (a, s) in grouped
+        split_metrics(a, s, grouped[(a, s)], top_k)
+        for a in assessors
+        for s in [*splits, ALL]
+        if (a, s) in grouped
     ]
     return EvalSummary(assessors=assessors, splits=splits, rows=rows)
 
@@ -264,7 +277,7 @@ def _fmt_dist(d: Distribution | None, unit: str = "") -> str:
     return f"{d.mean:.3g}{unit} / {d.p50:.3g}{unit} / {d.p90:.3g}{unit}"
 
 
-def _metric_rows(summary: EvalSummary, split: str) -> list[tuple[str, list[str]]]:
+def metric_rows(summary: EvalSummary, split: str) -> list[tuple[str, list[str]]]:
     metrics = [summary.get(a, split) for a in summary.assessors]
 
     def row(name: str, cell: Callable[[SplitMetrics], str]) -> tuple[str, list[str]]:
@@ -287,7 +300,12 @@ def _metric_rows(summary: EvalSummary, split: str) -> list[tuple[str, list[str]]
                 row(f"accuracy @ {k} refs", lambda m, k=k: _fmt_prop(m.by_refs[k]) if k in m.by_refs else "-")
             )
     for k in ks:
-        out.append(row(f"top-{k} accuracy", lambda m, k=k: _fmt_prop(m.top_k[k]) if k in m.top_k else "-"))
+        out.append(
+            row(
+                f"top-k: 1 liked vs {k} disliked",
+                lambda m, k=k: _fmt_prop(m.top_k[k]) if k in m.top_k else "-",
+            )
+        )
     for e in elements:
         out.append(
             row(
@@ -316,7 +334,7 @@ def render_table(summary: EvalSummary) -> str:
     header = ["split", "metric", *summary.assessors]
     lines: list[list[str]] = []
     for split in splits:
-        for i, (name, cells) in enumerate(_metric_rows(summary, split)):
+        for i, (name, cells) in enumerate(metric_rows(summary, split)):
             lines.append([split if i == 0 else "", name, *cells])
     widths = [max(len(r[c]) for r in [header, *lines]) for c in range(len(header))]
 

@@ -2,7 +2,9 @@
 
 For each sample and assessor the pair is judged as given and with A and B exchanged
 (position consistency), with the sample's references, and optionally with only the
-first 1, 2, 4, 8 of them per side (accuracy against the number of references). Each
+first 1, 2, 4, 8 of them per side (accuracy against the number of references). Top-k
+groups (`top_k.py`) add, for a few pairs per user, the extra pairs that put the pair's
+winner against the user's other disliked images; those are judged once. Each
 judgment becomes a `SampleResult` appended to `samples.jsonl` the moment it exists, so
 a killed run asks nothing it already has when it is run again. Assessors share the
 loaded data; requests run concurrently within a bound.
@@ -22,6 +24,7 @@ from agentpref.assessors.base import Assessor
 from agentpref.evaluation.agreement import ProfileAgreement
 from agentpref.evaluation.metrics import SampleResult
 from agentpref.evaluation.samples import EvalSample
+from agentpref.evaluation.top_k import with_top_k
 from agentpref.judgment import Judgment
 
 REFS_SWEEP = (1, 2, 4, 8)
@@ -34,6 +37,8 @@ class EvalPlan(BaseModel):
     refs_sweep: tuple[int, ...] = Field(default=(), description="reference counts to try besides all of them")
     concurrency: int = Field(4, ge=1)
     profile_agreement: bool = Field(True, description="SBERT similarity of predicted and true profiles")
+    top_k: tuple[int, ...] = Field(default=(2, 4), description="sizes k of 1-liked-vs-k-disliked groups")
+    top_k_groups: int = Field(1, ge=0, description="top-k groups per user and split; 0 switches them off")
 
 
 def _per_side(sample: EvalSample, n: int | None) -> int:
@@ -80,7 +85,8 @@ def _result(
         latency_s=first.usage.latency_s if first.usage else None,
         prompt_tokens=sum(u.prompt_tokens for u in usage) if usage else None,
         completion_tokens=sum(u.completion_tokens for u in usage) if usage else None,
-        k_group=None,
+        k_group=sample.k_group if n is None else None,
+        k_rank=sample.k_rank if n is None else 0,
         sweep=n is not None,
         profile_similarity=(
             agreement.score(first.profile, sample.truth)
@@ -96,9 +102,16 @@ async def evaluate(
     out: Path,
     plan: EvalPlan | None = None,
     on_result: Callable[[SampleResult], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> list[SampleResult]:
-    """Judge every sample with every assessor; results are appended to `out/samples.jsonl`."""
+    """Judge every sample with every assessor; results are appended to `out/samples.jsonl`.
+
+    `on_plan` hears how many judgments are left to ask (for a progress bar), `on_result` each
+    new one. Returns this plan's results, those a previous run left in the ledger included.
+    """
     plan = plan or EvalPlan()
+    k_max = max(plan.top_k, default=0) if plan.top_k_groups else 0
+    planned = with_top_k(samples, k_max, plan.top_k_groups)
     out.mkdir(parents=True, exist_ok=True)
     ledger_path = out / "samples.jsonl"
     done = _done(ledger_path)
@@ -106,10 +119,22 @@ async def evaluate(
     counts: list[int | None] = [None, *plan.refs_sweep]
     agreement = ProfileAgreement() if plan.profile_agreement else None
 
+    def key(sample: EvalSample, name: str, n: int | None) -> str:
+        return name + "|" + (sample.sample_id if n is None else sample.with_references(n).sample_id)
+
+    asks = [
+        (sample, name, assessor, n)
+        for sample in planned
+        for name, assessor in assessors.items()
+        for n in counts
+        if n is None or (sample.k_rank == 0 and _per_side(sample, n) < _per_side(sample, None))
+    ]
+
+    todo = [ask for ask in asks if key(ask[0], ask[1], ask[3]) not in done]
+    if on_plan is not None:
+        on_plan(len(todo))
+
     async def one(sample: EvalSample, name: str, assessor: Assessor, n: int | None, ledger: IO[str]) -> None:
-        key = name + "|" + (sample.sample_id if n is None else sample.with_references(n).sample_id)
-        if key in done:
-            return
         asked = sample.with_references(n) if n is not None else sample
         # Everything inside the bound: only the samples in flight sit in memory, and a judgment
         # is on disk before its slot is free, so a killed run loses only what was in flight.
@@ -117,25 +142,25 @@ async def evaluate(
             refs = asked.load_references()
             a, b = asked.load_candidates()
             first = await assessor.acompare(refs, a, b)
-            second = await assessor.acompare(refs, b, a) if plan.swap else None
+            # A group's extra pair counts only towards top-k, which reads the first pass.
+            second = await assessor.acompare(refs, b, a) if plan.swap and sample.k_rank == 0 else None
             result = await asyncio.to_thread(_result, sample, name, n, first, second, agreement)
             ledger.write(result.model_dump_json() + "\n")
             ledger.flush()
-        done[key] = result
+        done[key(sample, name, n)] = result
         if on_result is not None:
             on_result(result)
 
     with ledger_path.open("a") as ledger:
-        await asyncio.gather(
-            *(
-                one(sample, name, assessor, n, ledger)
-                for sample in samples
-                for name, assessor in assessors.items()
-                for n in counts
-                if n is None or _per_side(sample, n) < _per_side(sample, None)
-            )
+        await asyncio.gather(*(one(*ask, ledger) for ask in todo))
+    # Group membership comes from this plan, not from the run that stored the judgment.
+    return [
+        done[key(s, name, n)].model_copy(
+            update={"k_group": s.k_group if n is None else None, "k_rank": s.k_rank if n is None else 0}
         )
-    return list(done.values())
+        for s, name, _, n in asks
+        if key(s, name, n) in done
+    ]
 
 
 def write_results(path: Path, payload: dict[str, Any]) -> None:

@@ -47,6 +47,8 @@ class EvalSample(BaseModel):
     truth: UserProfile | None = Field(None, description="ground-truth profiles, when the data has them")
     prompt: str | None = Field(None, description="the prompt the candidates were generated from")
     reference_prompts: list[str] = Field(default_factory=list, description="prompt i made reference i")
+    k_group: str | None = Field(None, description="id of the top-k group's anchor pair (see top_k.py)")
+    k_rank: int = Field(0, ge=0, description="0: a pair of the data; > 0: an extra pair of a top-k group")
 
     def swapped(self) -> EvalSample:
         """The same pair with A and B exchanged (for position consistency); the label follows."""
