@@ -402,6 +402,51 @@ def test_a_pair_showing_one_image_twice_is_left_out_with_a_warning(tmp_path: Pat
     assert len(samples) == 2 and "1 pair(s) show one image twice" in caplog.text  # row 2 is a tie
 
 
+@pytest.mark.parametrize("kind", ["preferimg-bench", "pickapic", "user-folders"])
+def test_each_external_format_evaluates_end_to_end(
+    tmp_path: Path, bench: tuple[Path, Path], kind: str
+) -> None:
+    pytest.importorskip("matplotlib")
+    from click.testing import CliRunner
+
+    from agentpref.cli import main
+
+    if kind == "preferimg-bench":
+        data, images = bench
+        extra, n = ["--image-root", str(images)], 3
+    elif kind == "pickapic":
+        data, extra, n = tmp_path / "bench_test_w_bad.pkl", [], 3  # 4 rows, one of them a tie
+        pickapic_frame().to_pickle(data)
+    else:
+        data, extra, n = tmp_path / "people", [], 3
+        make_user(data, "ana", {"pairs": [{"a": "q1.png", "b": "q2.png", "winner": "a"}]})
+        make_user(data, "ben", {"pairs": [{"a": "q1.png", "b": "q3.png", "winner": "b"}] * 2})
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            str(data),
+            *extra,
+            "--assessor",
+            "features",
+            "--assessor",
+            "random",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["samples"] == n and report["assessors"] == ["features", "random"]
+    for row in report["rows"]:
+        assert row["n"] == n and row["accuracy"]["total"] == n and row["position_consistency"]["total"] == n
+    assert (out / "report.html").is_file() and all(Path(p).is_file() for p in report["plots"])
+    if kind == "pickapic":  # user 7 has two plain pairs: a group of 1 liked vs 2 disliked images
+        assert {k: v["total"] for k, v in report["rows"][0]["top_k"].items()} == {"2": 1}
+
+
 def test_eval_sample_swap_and_reference_count() -> None:
     s = EvalSample(
         sample_id="x",

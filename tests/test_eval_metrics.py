@@ -41,6 +41,12 @@ def test_wilson_known_values(k: int, n: int, low: float, high: float) -> None:
     assert hi == pytest.approx(high, abs=1e-4)
 
 
+def test_wilson_bounds_are_exact_at_the_extremes() -> None:
+    # Computed, the lower bound at 0 of 3 is 5.6e-17: above the value, a negative error bar.
+    assert [wilson_interval(0, n)[0] for n in (1, 3, 7)] == [0.0, 0.0, 0.0]
+    assert [wilson_interval(n, n)[1] for n in (1, 3, 7)] == [1.0, 1.0, 1.0]
+
+
 def test_wilson_bounds_solve_the_score_equation() -> None:
     # The Wilson bounds are the p where the score statistic |phat - p| / sqrt(p(1-p)/n) equals z.
     k, n = 37, 90
