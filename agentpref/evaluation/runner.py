@@ -38,7 +38,7 @@ class EvalPlan(BaseModel):
     concurrency: int = Field(4, ge=1)
     profile_agreement: bool = Field(True, description="SBERT similarity of predicted and true profiles")
     top_k: tuple[int, ...] = Field(default=(2, 4), description="sizes k of 1-liked-vs-k-disliked groups")
-    top_k_groups: int = Field(1, ge=0, description="top-k groups per user and split; 0 switches them off")
+    top_k_groups: int = Field(1, ge=0, description="top-k groups per user; 0 switches them off")
 
 
 def _per_side(sample: EvalSample, n: int | None) -> int:
