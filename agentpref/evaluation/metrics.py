@@ -282,6 +282,7 @@ def _fmt_dist(d: Distribution | None, unit: str = "") -> str:
 
 
 def metric_rows(summary: EvalSummary, split: str) -> list[tuple[str, list[str]]]:
+    """One split's table rows: (metric name, a formatted cell per assessor), for the table and the HTML."""
     metrics = [summary.get(a, split) for a in summary.assessors]
 
     def row(name: str, cell: Callable[[SplitMetrics], str]) -> tuple[str, list[str]]:
