@@ -4,8 +4,8 @@
 (2 in-domain, 2 out-of-domain), 64 px; then `features` and `random` side by side:
 per-split accuracy with 95% CIs, position consistency, accuracy against 1, 2, 4 and 5
 references, top-k accuracy (1 liked vs 2 and 4 disliked, one group per user) and the
-plots. `random` should land within its CI of 50%, and of 1/4 and 1/16 for top-2 and
-top-4 (a coin has to win every pair of the group).
+plots. `random` should land within its CI of 50%, and near 1/4 and 1/16 for top-2 and
+top-4 (a coin has to win every pair of the group; with ~200 groups one seed can miss).
 
     python benchmarks/eval_synthetic.py [--out runs/eval800] [--users 200] [--pairs 4]
 """
