@@ -308,6 +308,17 @@ def test_malformed_user_manifest_names_file_and_field(
     assert str(tmp_path / "ana/manifest.json") in message and repr(field) in message and reason in message
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b'{"pairs": [', "not JSON"), ('{"pairs": "café"}'.encode("latin-1"), "not UTF-8")],
+)
+def test_an_unreadable_user_manifest_names_the_file(tmp_path: Path, content: bytes, reason: str) -> None:
+    folder = make_user(tmp_path, "ana", {})
+    (folder / "manifest.json").write_bytes(content)
+    with pytest.raises(InputError, match=rf"ana/manifest\.json: {reason}"):
+        load_user_folders(tmp_path)
+
+
 def test_user_folder_without_liked_images(tmp_path: Path) -> None:
     folder = make_user(tmp_path, "ana", {"pairs": [{"a": "q1.png", "b": "q2.png", "winner": "a"}]})
     for p in (folder / "liked").iterdir():

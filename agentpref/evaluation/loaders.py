@@ -95,15 +95,19 @@ def _bench_label(turns: list[_Turn]) -> tuple[Label | None, str]:
     return winner, f"conversations[{index}].value"  # type: ignore[return-value]
 
 
-def _read_json_array(path: Path) -> list[Any]:
+def _read_json(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LoadError(path, f"cannot read ({exc.strerror or exc})") from None
     except json.JSONDecodeError as exc:
         raise LoadError(path, f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except UnicodeDecodeError:
         raise LoadError(path, "not UTF-8 text") from None
+
+
+def _read_json_array(path: Path) -> list[Any]:
+    data = _read_json(path)
     if not isinstance(data, list):
         raise LoadError(path, f"expected a JSON array of records, got {type(data).__name__}")
     return data
@@ -244,12 +248,7 @@ def _images_in(folder: Path | None) -> list[str]:
 
 def _load_user(folder: Path, default_split: str) -> list[EvalSample]:
     manifest_path = folder / MANIFEST
-    try:
-        raw = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LoadError(manifest_path, f"cannot read ({exc.strerror or exc})") from None
-    except json.JSONDecodeError as exc:
-        raise LoadError(manifest_path, f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    raw = _read_json(manifest_path)
     try:
         manifest = UserManifest.model_validate(raw)
     except ValidationError as exc:
