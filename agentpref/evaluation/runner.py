@@ -123,18 +123,20 @@ async def evaluate(
         return name + "|" + (sample.sample_id if n is None else sample.with_references(n).sample_id)
 
     asks = [
-        (sample, name, assessor, n)
+        (key(sample, name, n), sample, name, assessor, n)
         for sample in planned
         for name, assessor in assessors.items()
         for n in counts
         if n is None or (sample.k_rank == 0 and _per_side(sample, n) < _per_side(sample, None))
     ]
 
-    todo = [ask for ask in asks if key(ask[0], ask[1], ask[3]) not in done]
+    todo = [ask for ask in asks if ask[0] not in done]
     if on_plan is not None:
         on_plan(len(todo))
 
-    async def one(sample: EvalSample, name: str, assessor: Assessor, n: int | None, ledger: IO[str]) -> None:
+    async def one(
+        k: str, sample: EvalSample, name: str, assessor: Assessor, n: int | None, ledger: IO[str]
+    ) -> None:
         asked = sample.with_references(n) if n is not None else sample
         # Everything inside the bound: only the samples in flight sit in memory, and a judgment
         # is on disk before its slot is free, so a killed run loses only what was in flight.
@@ -147,7 +149,7 @@ async def evaluate(
             result = await asyncio.to_thread(_result, sample, name, n, first, second, agreement)
             ledger.write(result.model_dump_json() + "\n")
             ledger.flush()
-        done[key(sample, name, n)] = result
+        done[k] = result
         if on_result is not None:
             on_result(result)
 
@@ -155,11 +157,11 @@ async def evaluate(
         await asyncio.gather(*(one(*ask, ledger) for ask in todo))
     # Group membership comes from this plan, not from the run that stored the judgment.
     return [
-        done[key(s, name, n)].model_copy(
+        done[k].model_copy(
             update={"k_group": s.k_group if n is None else None, "k_rank": s.k_rank if n is None else 0}
         )
-        for s, name, _, n in asks
-        if key(s, name, n) in done
+        for k, s, _, _, n in asks
+        if k in done
     ]
 
 
