@@ -86,6 +86,9 @@ def test_more_groups_per_user_and_ids_that_name_the_pair() -> None:
     fewer = with_top_k([data[0], data[2], data[3]], k_max=2, per_user=4)
     by_id = {s.sample_id: (s.image_a, s.image_b) for s in plan}
     assert all(by_id.get(s.sample_id, (s.image_a, s.image_b)) == (s.image_a, s.image_b) for s in fewer)
+    assert any(s.k_rank and s.sample_id in by_id for s in fewer)  # the same pair keeps its id (w2 vs l3)
+    moved = next(s for s in fewer if s.k_group == "u-0" and s.k_rank == 1)  # now w0 vs l2, was w0 vs l1
+    assert disliked(moved) == "l2" and moved.sample_id not in by_id
     assert len({s.sample_id for s in plan}) == len(plan)
 
 
