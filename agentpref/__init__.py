@@ -21,17 +21,18 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_assessor": "agentpref.backends",
     "load_generator": "agentpref.backends",
-    "load_references": "agentpref.images",
-    "ImageRef": "agentpref.images",
-    "References": "agentpref.images",
+    "load_references": "agentpref.images.refs",
+    "ImageRef": "agentpref.images.refs",
+    "References": "agentpref.images.refs",
     "Element": "agentpref.profile",
     "Profile": "agentpref.profile",
     "UserProfile": "agentpref.profile",
     "Judgment": "agentpref.judgment",
     "DimensionScore": "agentpref.judgment",
     "Ranking": "agentpref.judgment",
-    "personalize": "agentpref.graphs.personalize",
-    "PersonalizeResult": "agentpref.graphs.personalize",
+    "personalize": "agentpref.personalization",
+    "resume": "agentpref.personalization",
+    "PersonalizeResult": "agentpref.personalization",
     "AgentprefError": "agentpref.errors",
     "InputError": "agentpref.errors",
     "BackendError": "agentpref.errors",
@@ -54,14 +55,15 @@ __all__ = [
     "load_generator",
     "load_references",
     "personalize",
+    "resume",
 ]
 
 if TYPE_CHECKING:
     from agentpref.backends import load_assessor, load_generator
     from agentpref.errors import AgentprefError, BackendError, InputError
-    from agentpref.graphs.personalize import PersonalizeResult, personalize
-    from agentpref.images import ImageRef, References, load_references
+    from agentpref.images.refs import ImageRef, References, load_references
     from agentpref.judgment import DimensionScore, Judgment, Ranking
+    from agentpref.personalization import PersonalizeResult, personalize, resume
     from agentpref.profile import Element, Profile, UserProfile
 
 

@@ -1,16 +1,28 @@
-"""Backend URIs ("features", "painter", ...) -> assessor and generator objects.
+"""Backend URIs ("features", "painter", "vllm://...") -> assessor and generator objects.
 
-The same short strings work on the CLI (`--assessor`), in the SDK (`load_assessor`) and in
-the environment (`AGENTPREF_ASSESSOR`, `AGENTPREF_GENERATOR`). A URI is a scheme, then an
-optional `:rest` (a model path or `//host:port/...`). Each backend module is imported only
-when its URI is loaded, so heavy libraries stay out of `import agentpref`.
+One table, `BACKENDS`, says per backend its URI scheme, what it runs on, the pip extra
+its libraries come with, and one line of help; `load_assessor`'s errors, the CLI's help
+and `agentpref backends`, and the README's table are all made from it. The same strings
+work on the CLI (`--assessor`), in the SDK (`load_assessor`) and in the environment
+(`AGENTPREF_ASSESSOR`, `AGENTPREF_GENERATOR`). A URI is a scheme, then an optional
+`:rest` (a model path or `//host:port/...`).
+
+Each backend's module is imported only when its URI is loaded, so heavy libraries stay
+out of `import agentpref`. Other packages add backends through the entry-point groups
+`agentpref.assessors` and `agentpref.generators`: the entry point's name is the scheme,
+its object a factory called as `factory(rest, **options)`.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import importlib.util
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentpref.errors import InputError
 
@@ -18,69 +30,152 @@ if TYPE_CHECKING:
     from agentpref.assessors.base import Assessor
     from agentpref.generators.base import Generator
 
-DEFAULT_ASSESSOR = "features"
-DEFAULT_GENERATOR = "painter"
+Kind = Literal["assessor", "generator"]
+DEFAULTS: dict[Kind, str] = {"assessor": "features", "generator": "painter"}
+ENVIRONMENT: dict[Kind, str] = {"assessor": "AGENTPREF_ASSESSOR", "generator": "AGENTPREF_GENERATOR"}
+ENTRY_POINT_GROUPS: dict[Kind, str] = {"assessor": "agentpref.assessors", "generator": "agentpref.generators"}
 
 
-def _features(rest: str, **options: Any) -> Assessor:
-    from agentpref.assessors.features import FeaturesAssessor
+@dataclass(frozen=True)
+class Backend:
+    """One backend: how its URI looks, where it runs, what it needs, and what it is."""
 
-    _no_rest("features", rest)
-    return FeaturesAssessor(**options)
+    scheme: str
+    kind: Kind
+    uri: str = ""
+    runs_on: str = ""
+    help: str = ""
+    extra: str | None = None
+    needs: tuple[str, ...] = ()
+    factory: str = ""
+    """"module:function" called as function(rest, **options); imported on first use."""
 
+    @property
+    def installed(self) -> bool:
+        """Whether the libraries it needs can be imported here (checked without importing them)."""
+        return all(importlib.util.find_spec(name) is not None for name in self.needs)
 
-def _random(rest: str, **options: Any) -> Assessor:
-    from urllib.parse import parse_qsl
-
-    from agentpref.assessors.random_judge import RandomAssessor
-
-    query = dict(parse_qsl(rest.lstrip("?")))  # random or random:?seed=3
-    return RandomAssessor(**{**query, **options})
-
-
-def _painter(rest: str, **options: Any) -> Generator:
-    from agentpref.generators.painter import PainterGenerator
-
-    _no_rest("painter", rest)
-    return PainterGenerator(**options)
-
-
-def _openai(scheme: str) -> Callable[..., Assessor]:
-    def load(rest: str, **options: Any) -> Assessor:
-        from agentpref.assessors.openai_compat import OpenAIAssessor, parse_uri
-
-        return OpenAIAssessor(**{**parse_uri(scheme, rest), **options})
-
-    return load
+    def load(self, rest: str, **options: Any) -> Any:
+        if not self.installed:
+            needs = ", ".join(self.needs)
+            hint = f"pip install 'agentpref[{self.extra}]'" if self.extra else f"install {needs}"
+            raise InputError(f"{self.kind} {self.scheme!r} needs {needs}: {hint}")
+        module, _, function = self.factory.partition(":")
+        return getattr(importlib.import_module(module), function)(rest, **options)
 
 
-def _hf(rest: str, **options: Any) -> Assessor:
-    from agentpref.assessors.hf import HFAssessor
+BACKENDS: tuple[Backend, ...] = (
+    Backend(
+        "features",
+        "assessor",
+        uri="features",
+        runs_on="any CPU, no weights",
+        help="measures palette, saturation, lightness, detail and texture of every image; the profile is "
+        "what separates likes from dislikes; scores candidates per element with a generated rationale",
+        factory="agentpref.assessors.features.assessor:from_uri",
+    ),
+    Backend(
+        "vllm",
+        "assessor",
+        uri="vllm://HOST:PORT?model=NAME",
+        runs_on="a vLLM server (`agentpref serve`)",
+        help="PreferThinker-7B or any VLM in PreferThinker's prompt layout: concurrent requests, retries, "
+        "prefix-cache-friendly reference order, optional regex structured outputs, "
+        "a Swiss-tournament `rank`",
+        factory="agentpref.assessors.vlm.openai:from_vllm_uri",
+    ),
+    Backend(
+        "openai",
+        "assessor",
+        uri="openai://HOST[:PORT]/v1?model=NAME",
+        runs_on="any OpenAI-compatible API",
+        help="the same, sending only standard fields (API key from `$OPENAI_API_KEY` or `api_key_env=`)",
+        factory="agentpref.assessors.vlm.openai:from_openai_uri",
+    ),
+    Backend(
+        "hf",
+        "assessor",
+        uri="hf:MODEL_OR_PATH",
+        runs_on="transformers, in-process (cuda, mps or cpu)",
+        help="same prompt and parser; concurrent requests batched into one `generate`",
+        extra="hf",
+        needs=("torch", "transformers"),
+        factory="agentpref.assessors.vlm.hf:from_uri",
+    ),
+    Backend(
+        "random",
+        "assessor",
+        uri="random",
+        runs_on="anywhere",
+        help="a reproducible coin flip per comparison (`random:?seed=3`): the chance level every judge "
+        "must beat",
+        factory="agentpref.assessors.random:from_uri",
+    ),
+    Backend(
+        "painter",
+        "generator",
+        uri="painter",
+        runs_on="any CPU, no weights",
+        help="procedural renderer that realises a profile's palette, saturation, detail and medium; "
+        "**it does not draw the prompt's subject**",
+        factory="agentpref.generators.painter.generator:from_uri",
+    ),
+    Backend(
+        "diffusers",
+        "generator",
+        uri="diffusers:MODEL_OR_PATH",
+        runs_on="GPU (CPU works, slowly)",
+        help="SD-Turbo, SDXL-Turbo, FLUX.1-schnell or any text-to-image DiffusionPipeline: per-family "
+        "sampling defaults, a seed per image, batching, negative prompt from the dislikes, optional "
+        "ViPer-style profile guidance",
+        extra="diffusers",
+        needs=("torch", "diffusers"),
+        factory="agentpref.generators.diffusers.pipeline:from_uri",
+    ),
+)
 
-    if not rest:
-        raise InputError("hf: needs a model id or folder, e.g. hf:ZhouSimple/PreferThinker_model")
-    return HFAssessor(rest, **options)
+
+@dataclass(frozen=True)
+class _PluginBackend(Backend):
+    """A backend another package registered through an entry point."""
+
+    entry_point: importlib.metadata.EntryPoint | None = None
+
+    @property
+    def installed(self) -> bool:
+        return True
+
+    def load(self, rest: str, **options: Any) -> Any:
+        assert self.entry_point is not None
+        try:
+            factory: Callable[..., Any] = self.entry_point.load()
+        except Exception as err:  # a broken plug-in must say which one it is
+            raise InputError(
+                f"{self.kind} plug-in {self.scheme!r} ({self.entry_point.value}) failed to load: {err}"
+            ) from err
+        return factory(rest, **options)
 
 
-def _diffusers(rest: str, **options: Any) -> Generator:
-    from agentpref.generators.diffusers import DiffusersGenerator
+def _plugins(kind: Kind) -> list[Backend]:
+    built_in = {b.scheme for b in BACKENDS if b.kind == kind}
+    found = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUPS[kind]):
+        scheme = ep.name.lower()
+        if scheme in built_in:
+            continue  # built-in names are reserved
+        package = ep.dist.name if ep.dist is not None else ep.value.partition(":")[0]
+        found.append(
+            _PluginBackend(
+                scheme, kind, uri=scheme, runs_on=f"plug-in ({package})", help=ep.value, entry_point=ep
+            )
+        )
+    return sorted(found, key=lambda b: b.scheme)
 
-    return DiffusersGenerator(rest, **options)
 
-
-def _no_rest(scheme: str, rest: str) -> None:
-    if rest:
-        raise InputError(f"backend {scheme!r} takes no argument, got {scheme}:{rest}")
-
-
-ASSESSORS: dict[str, Callable[..., Assessor]] = {
-    "features": _features,
-    "random": _random,
-    "openai": _openai("openai"),
-    "vllm": _openai("vllm"),
-    "hf": _hf,
-}
-GENERATORS: dict[str, Callable[..., Generator]] = {"painter": _painter, "diffusers": _diffusers}
+def backends(kind: Kind | None = None) -> list[Backend]:
+    """Every backend known here (built-in, then plug-ins by name), of one kind or both."""
+    kinds: tuple[Kind, ...] = (kind,) if kind else ("assessor", "generator")
+    return [b for k in kinds for b in [*(b for b in BACKENDS if b.kind == k), *_plugins(k)]]
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -93,12 +188,22 @@ def split_uri(uri: str) -> tuple[str, str]:
     return scheme.lower(), rest
 
 
-def _load(kind: str, registry: dict[str, Callable[..., Any]], uri: str, options: dict[str, Any]) -> Any:
+def resolve_uri(kind: Kind, uri: str | None) -> str:
+    """The URI given, else the one in the environment, else the embedded default."""
+    return uri or os.environ.get(ENVIRONMENT[kind]) or DEFAULTS[kind]
+
+
+def _load(kind: Kind, uri: str | None, options: dict[str, Any]) -> Any:
+    uri = resolve_uri(kind, uri)
     scheme, rest = split_uri(uri)
-    if scheme not in registry:
-        known = ", ".join(sorted(registry))
-        raise InputError(f"unknown {kind} backend {uri!r}; available here: {known}")
-    return registry[scheme](rest, **options)
+    known = backends(kind)
+    backend = next((b for b in known if b.scheme == scheme), None)
+    if backend is None:
+        ready = ", ".join(b.scheme for b in known if b.installed)
+        missing = [f"{b.scheme} (pip install 'agentpref[{b.extra}]')" for b in known if not b.installed]
+        more = f"; with extras: {', '.join(missing)}" if missing else ""
+        raise InputError(f"unknown {kind} backend {uri!r}; available here: {ready}{more}")
+    return backend.load(rest, **options)
 
 
 def load_assessor(uri: str | None = None, **options: Any) -> Assessor:
@@ -107,11 +212,33 @@ def load_assessor(uri: str | None = None, **options: Any) -> Assessor:
     >>> load_assessor("features").name
     'features'
     """
-    uri = uri or os.environ.get("AGENTPREF_ASSESSOR") or DEFAULT_ASSESSOR
-    return _load("assessor", ASSESSORS, uri, options)
+    return _load("assessor", uri, options)
 
 
 def load_generator(uri: str | None = None, **options: Any) -> Generator:
     """The generator named by `uri`, else `$AGENTPREF_GENERATOR`, else the embedded `painter`."""
-    uri = uri or os.environ.get("AGENTPREF_GENERATOR") or DEFAULT_GENERATOR
-    return _load("generator", GENERATORS, uri, options)
+    return _load("generator", uri, options)
+
+
+@lru_cache(maxsize=4)
+def shared_assessor(uri: str) -> Assessor:
+    """One assessor per URI for the whole process (loading a model twice costs minutes and memory).
+
+    At most four are kept; the least recently used one is dropped first.
+    """
+    return load_assessor(uri)
+
+
+@lru_cache(maxsize=4)
+def shared_generator(uri: str) -> Generator:
+    """One generator per URI for the whole process; at most four kept (see `shared_assessor`)."""
+    return load_generator(uri)
+
+
+def markdown_table() -> str:
+    """The built-in backends as the README's table (a test keeps the README equal to it)."""
+    rows = ["| role | URI | runs on | what it is |", "|---|---|---|---|"]
+    for b in BACKENDS:
+        default = " (default)" if DEFAULTS[b.kind] == b.scheme else ""
+        rows.append(f"| {b.kind} | `{b.uri}`{default} | {b.runs_on} | {b.help} |")
+    return "\n".join(rows)

@@ -19,9 +19,9 @@ import statistics
 import time
 from typing import Any
 
-from agentpref.assessors.features import FeaturesAssessor
-from agentpref.generators.painter import PainterGenerator
-from agentpref.images import ImageRef, References
+from agentpref.assessors.features.assessor import FeaturesAssessor
+from agentpref.generators.painter.generator import PainterGenerator
+from agentpref.images.refs import ImageRef, References
 from agentpref.profile import Element, Profile, UserProfile
 from agentpref.vocabulary import load_vocabulary
 

@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from agentpref.generators.diffusers import DiffusersGenerator
-from agentpref.generators.painter import PainterGenerator
+from agentpref.generators.diffusers.pipeline import DiffusersGenerator
+from agentpref.generators.painter.generator import PainterGenerator
 from agentpref.testing.tiny_diffusers import build_tiny_pipeline
 
 

@@ -30,9 +30,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from agentpref.assessors.openai_compat import OpenAIAssessor
-from agentpref.generators.painter import PainterGenerator
-from agentpref.images import ImageRef, References, load_references
+from agentpref.assessors.vlm.openai import OpenAIAssessor
+from agentpref.generators.painter.generator import PainterGenerator
+from agentpref.images.refs import ImageRef, References, load_references
 from agentpref.testing.tiny_qwen import build_tiny_qwen
 from agentpref.testing.vllm_cpu import start_server
 

@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from agentpref.assessors.features import FeaturesAssessor
-from agentpref.assessors.measure import LAYOUT_FEATURES, TEXTURE_FEATURES, measure
-from agentpref.generators.painter import PainterGenerator
-from agentpref.images import ImageRef, References
+from agentpref.assessors.features.assessor import FeaturesAssessor
+from agentpref.generators.painter.generator import PainterGenerator
+from agentpref.images.measure import LAYOUT_FEATURES, TEXTURE_FEATURES, measure
+from agentpref.images.refs import ImageRef, References
 from agentpref.profile import Element, Profile, UserProfile
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary, srgb_to_lab
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from PIL import Image
 
-from agentpref.cli import main
+from agentpref.cli.main import main
 
 
 def _invoke(*args: str):

@@ -20,7 +20,7 @@ pytest.importorskip("diffusers")
 import torch
 
 from agentpref.backends import load_generator
-from agentpref.cli import main
+from agentpref.cli.main import main
 from agentpref.errors import BackendError
 from agentpref.profile import Profile, UserProfile
 
@@ -105,7 +105,7 @@ def test_profile_guidance_changes_the_conditioning_with_the_profile(family, requ
     baseline = plain_calls[0]
     assert baseline["prompt"] == "a lighthouse" and "prompt_embeds" not in baseline
     reference = plain.pipeline()
-    from agentpref.generators.diffusers_guidance import encode
+    from agentpref.generators.diffusers.guidance import encode
 
     kind = "sdxl" if family == "tiny_sdxl" else "sd"
     plain_embeds = encode(reference, kind, "a lighthouse", "blurry", torch.device("cpu"))

@@ -19,8 +19,8 @@ from agentpref.evaluation.loaders import (
     load_user_folders,
     split_from_name,
 )
-from agentpref.evaluation.samples import EvalSample
 from agentpref.profile import Profile
+from agentpref.samples import PairSample
 
 COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40), (40, 220, 220), (220, 40, 220)]
 
@@ -98,16 +98,16 @@ def bench(tmp_path: Path) -> tuple[Path, Path]:
 def test_preferimg_bench_loads_labels_profiles_and_paths(bench: tuple[Path, Path]) -> None:
     path, images = bench
     samples = load_preferimg_bench(path, images)
-    assert [s.label for s in samples] == ["B", "A", "B"]
+    assert [s.winner for s in samples] == ["B", "A", "B"]
     assert {s.split for s in samples} == {"SP_OD"}
     first = samples[0]
     assert first.user_id == "1000"
-    assert first.likes == [str(images / f"u0/like_{k}.png") for k in range(3)]
+    assert first.refs_liked == [str(images / f"u0/like_{k}.png") for k in range(3)]
     assert first.image_b == str(images / "u0/cand_b.png")
     assert first.reference_prompts == ["a cat", "a castle", "a boat"]
-    assert first.truth is not None
-    assert first.truth.likes.color == ["Pink", "Jungle Green"]
-    assert first.truth.dislikes.artistic_medium == ["Silkscreen"]  # "ArtisticMedium" spelling accepted
+    assert first.profile is not None
+    assert first.profile.likes.color == ["Pink", "Jungle Green"]
+    assert first.profile.dislikes.artistic_medium == ["Silkscreen"]  # "ArtisticMedium" spelling accepted
     refs = first.load_references()  # images are read only now, and they are the files on disk
     assert len(refs.likes) == 3 and refs.likes[0].data == (images / "u0/like_0.png").read_bytes()
     _, b = first.load_candidates()
@@ -190,18 +190,18 @@ def test_pickapic_split_loads_bytes_into_a_hash_cache_once(tmp_path: Path, suffi
     else:
         frame.to_parquet(path)
     samples = load_pickapic_split(path)
-    assert [s.label for s in samples] == ["A", "B", "A"]  # the tie (label0 = 0.5) is skipped
+    assert [s.winner for s in samples] == ["A", "B", "A"]  # the tie (label0 = 0.5) is skipped
     assert [s.sample_id for s in samples] == ["PICKAPIC-00000", "PICKAPIC-00001", "PICKAPIC-00003"]
     assert [s.user_id for s in samples] == ["7", "7", "8"]
     s = samples[0]
     assert s.prompt == "query prompt 0" and s.reference_prompts[3] == "ref prompt 3"
     assert Path(s.image_a).read_bytes() == frame.loc[0, "image0"]
-    assert Path(s.dislikes[0]).suffix == ".jpg" and Path(s.likes[0]).suffix == ".png"
+    assert Path(s.refs_disliked[0]).suffix == ".jpg" and Path(s.refs_liked[0]).suffix == ".png"
     cache = tmp_path / "bench_test_w_bad.images"
     files = sorted(cache.iterdir())
     # shared references are stored once: 4 liked + 4 disliked + 2 candidates per kept row... deduped
     assert len(files) == len(
-        {*s.likes, *s.dislikes} | {x.image_a for x in samples} | {x.image_b for x in samples}
+        {*s.refs_liked, *s.refs_disliked} | {x.image_a for x in samples} | {x.image_b for x in samples}
     )
     stamps = {p: p.stat().st_mtime_ns for p in files}
     again = load_pickapic_split(path)
@@ -220,7 +220,7 @@ def test_pickapic_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     path = tmp_path / "split.pkl"
     frame.to_pickle(path)
     samples = load_pickapic_split(path)
-    assert samples[0].likes == [str(tmp_path / "img/l0.png"), str(tmp_path / "img/l1.png")]
+    assert samples[0].refs_liked == [str(tmp_path / "img/l0.png"), str(tmp_path / "img/l1.png")]
     assert not (tmp_path / "split.images").exists()
 
 
@@ -280,12 +280,15 @@ def test_user_folders_load_every_user(tmp_path: Path) -> None:
         },
     )
     samples = load_user_folders(tmp_path)
-    assert [(s.user_id, s.label, s.split) for s in samples] == [("ana", "A", "user"), ("ben", "B", "holdout")]
+    assert [(s.user_id, s.winner, s.split) for s in samples] == [
+        ("ana", "A", "user"),
+        ("ben", "B", "holdout"),
+    ]
     ana, ben = samples
-    assert ana.likes == [str(tmp_path / "ana/liked/l1.png"), str(tmp_path / "ana/liked/l2.jpg")]
-    assert ana.dislikes == [str(tmp_path / "ana/disliked/d1.png")]
+    assert ana.refs_liked == [str(tmp_path / "ana/liked/l1.png"), str(tmp_path / "ana/liked/l2.jpg")]
+    assert ana.refs_disliked == [str(tmp_path / "ana/disliked/d1.png")]
     assert ben.image_b == str(tmp_path / "ben/queries/q3.png") and ben.prompt == "a lighthouse"
-    assert ben.truth is not None and ben.truth.likes == Profile(color=["Teal"])
+    assert ben.profile is not None and ben.profile.likes == Profile(color=["Teal"])
     assert load_user_folders(tmp_path / "ana") == [ana]  # a single user folder works too
 
 
@@ -331,11 +334,11 @@ def test_user_folder_without_liked_images(tmp_path: Path) -> None:
 
 
 def make_synthetic(root: Path, n: int = 4) -> Path:
-    from agentpref.train.samples import Sample, write_samples
+    from agentpref.samples import PairSample, write_samples
 
     write_images(root / "images", ["l0.png", "l1.png", "d0.png", "d1.png", "a.png", "b.png"])
     samples = [
-        Sample(
+        PairSample(
             sample_id=f"u{i}-p0",
             user_id=f"u{i}",
             split=["SP_ID", "MP_OD"][i % 2],
@@ -360,14 +363,14 @@ def make_synthetic(root: Path, n: int = 4) -> Path:
 def test_synthetic_set_loads_with_paths_under_the_folder(tmp_path: Path) -> None:
     root = make_synthetic(tmp_path / "ds")
     samples = load_synthetic(root)
-    assert [(s.split, s.label) for s in samples] == [
+    assert [(s.split, s.winner) for s in samples] == [
         ("SP_ID", "A"),
         ("MP_OD", "B"),
         ("SP_ID", "A"),
         ("MP_OD", "B"),
     ]
-    assert samples[0].likes[0] == str(root / "images/l0.png") and samples[0].prompt == "a fox"
-    assert samples[1].truth is not None and samples[1].truth.dislikes.color == ["Crimson"]
+    assert samples[0].refs_liked[0] == str(root / "images/l0.png") and samples[0].prompt == "a fox"
+    assert samples[1].profile is not None and samples[1].profile.dislikes.color == ["Crimson"]
 
 
 def test_malformed_synthetic_names_file_line_and_field(tmp_path: Path) -> None:
@@ -420,7 +423,7 @@ def test_each_external_format_evaluates_end_to_end(
     pytest.importorskip("matplotlib")
     from click.testing import CliRunner
 
-    from agentpref.cli import main
+    from agentpref.cli.main import main
 
     if kind == "preferimg-bench":
         data, images = bench
@@ -459,20 +462,20 @@ def test_each_external_format_evaluates_end_to_end(
 
 
 def test_eval_sample_swap_and_reference_count() -> None:
-    s = EvalSample(
+    s = PairSample(
         sample_id="x",
         split="SP_ID",
         user_id="u",
-        likes=["l1", "l2", "l3"],
-        dislikes=["d1", "d2"],
+        refs_liked=["l1", "l2", "l3"],
+        refs_disliked=["d1", "d2"],
         image_a="a",
         image_b="b",
-        label="A",
+        answer="Image A",
         reference_prompts=["p1", "p2", "p3"],
     )
     assert s.swapped().swapped().model_dump() == {**s.model_dump(), "sample_id": "x~swap~swap"}
     two = s.with_references(2)
-    assert (two.likes, two.dislikes, two.reference_prompts, two.n_references) == (
+    assert (two.refs_liked, two.refs_disliked, two.reference_prompts, two.n_references) == (
         ["l1", "l2"],
         ["d1", "d2"],
         ["p1", "p2"],

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 pytest.importorskip("matplotlib")
 
 from agentpref.backends import load_generator
-from agentpref.cli import main
+from agentpref.cli.main import main
 from agentpref.evaluation.loaders import load_eval_data
 from agentpref.train.dataset_build import build_dataset
 from agentpref.train.users import sample_users

@@ -7,32 +7,32 @@ from pathlib import Path
 
 from agentpref.evaluation.metrics import summarize
 from agentpref.evaluation.runner import EvalPlan, evaluate
-from agentpref.evaluation.samples import EvalSample
 from agentpref.evaluation.top_k import with_top_k
 from agentpref.judgment import Judgment
+from agentpref.samples import PairSample
 
 
-def pair(user: str, i: int, winner: str, loser: str, label: str = "A", split: str = "SP_ID") -> EvalSample:
+def pair(user: str, i: int, winner: str, loser: str, label: str = "A", split: str = "SP_ID") -> PairSample:
     a, b = (winner, loser) if label == "A" else (loser, winner)
-    return EvalSample(
+    return PairSample(
         sample_id=f"{user}-{i}",
         split=split,
         user_id=user,
-        likes=[f"{user}/like.png"],
-        dislikes=[f"{user}/dislike.png"],
+        refs_liked=[f"{user}/like.png"],
+        refs_disliked=[f"{user}/dislike.png"],
         image_a=a,
         image_b=b,
-        label=label,  # type: ignore[arg-type]
+        answer=f"Image {label}",  # type: ignore[arg-type]
         prompt=f"prompt {i}",
     )
 
 
-def liked(s: EvalSample) -> str:
-    return s.image_a if s.label == "A" else s.image_b
+def liked(s: PairSample) -> str:
+    return s.image_a if s.winner == "A" else s.image_b
 
 
-def disliked(s: EvalSample) -> str:
-    return s.image_b if s.label == "A" else s.image_a
+def disliked(s: PairSample) -> str:
+    return s.image_b if s.winner == "A" else s.image_a
 
 
 def test_a_group_puts_one_liked_image_against_k_disliked_images_of_the_same_user() -> None:
@@ -42,7 +42,7 @@ def test_a_group_puts_one_liked_image_against_k_disliked_images_of_the_same_user
     data += [pair("v", i, f"vw{i}", f"vl{i}") for i in range(3)]
     plan = with_top_k(data, k_max=4)
     assert [s.sample_id for s in plan[: len(data)]] == [s.sample_id for s in data]  # the data first, in order
-    groups: dict[str, list[EvalSample]] = {}
+    groups: dict[str, list[PairSample]] = {}
     for s in plan:
         if s.k_group is not None:
             groups.setdefault(s.k_group, []).append(s)
@@ -52,9 +52,11 @@ def test_a_group_puts_one_liked_image_against_k_disliked_images_of_the_same_user
     assert u[0] == data[0].model_copy(update={"k_group": "u-0"})  # rank 0 is the data's own pair
     assert {liked(s) for s in u} == {"w0"}
     assert [disliked(s) for s in u] == ["l0", "l1", "l2", "l3"]  # the next losers of the same user
-    assert [s.label for s in u] == ["A", "B", "A", "B"]  # the liked image changes sides
-    assert {s.split for s in u} == {"SP_ID"} and all(s.likes == ["u/like.png"] for s in u)  # the anchor's
-    assert all(s.prompt is None for s in u[1:])  # the two images come from different prompts
+    assert [s.winner for s in u] == ["A", "B", "A", "B"]  # the liked image changes sides
+    assert {s.split for s in u} == {"SP_ID"} and all(
+        s.refs_liked == ["u/like.png"] for s in u
+    )  # the anchor's
+    assert all(s.prompt == "" for s in u[1:])  # the two images come from different prompts
     v = groups["v-0"]
     assert len(v) == 3 and all(liked(s) == "vw0" for s in v)  # 3 pairs: a group of k = 3 at most
     assert with_top_k(data, k_max=4) == plan  # deterministic
@@ -111,8 +113,8 @@ def test_the_runner_asks_extra_pairs_once_without_swap_or_sweep(tmp_path: Path) 
     data = [
         pair("u", i, str(tmp_path / f"w{i}.png"), str(tmp_path / f"l{i}.png")).model_copy(
             update={
-                "likes": [str(tmp_path / "like.png")] * 2,
-                "dislikes": [str(tmp_path / "dislike.png")] * 2,
+                "refs_liked": [str(tmp_path / "like.png")] * 2,
+                "refs_disliked": [str(tmp_path / "dislike.png")] * 2,
             }
         )
         for i in range(4)

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from agentpref.assessors.base import Assessor
-from agentpref.assessors.features import FeaturesAssessor
-from agentpref.assessors.measure import measure
-from agentpref.generators.painter import PainterGenerator
-from agentpref.images import ImageRef, References
+from agentpref.assessors.features.assessor import FeaturesAssessor
+from agentpref.generators.painter.generator import PainterGenerator
+from agentpref.images.measure import measure
+from agentpref.images.refs import ImageRef, References
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 from agentpref.vocabulary import load_vocabulary, srgb_to_lab
 

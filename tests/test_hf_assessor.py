@@ -20,15 +20,16 @@ from PIL import Image
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from agentpref.assessors import hf
-from agentpref.assessors.hf import HFAssessor, MicroBatcher, split_model_uri
-from agentpref.assessors.model_options import Completion, Sampling
+from agentpref.assessors.vlm import hf
+from agentpref.assessors.vlm.hf import HFAssessor, MicroBatcher, split_model_uri
+from agentpref.assessors.vlm.options import Completion, Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
-from agentpref.images import ImageRef, References
+from agentpref.images.refs import ImageRef, References
 from agentpref.judgment import Judgment
+from agentpref.preferthinker.prompts import SYSTEM_PROMPT
+from agentpref.preferthinker.requests import Request
 from agentpref.profile import NON_PREFERENCE_TAG, PREFERENCE_TAG
-from agentpref.reasoning import SYSTEM_PROMPT, Request
 from agentpref.testing.tiny_qwen import build_tiny_qwen
 
 VISION = "<|vision_start|><|image_pad|><|vision_end|>"

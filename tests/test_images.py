@@ -15,7 +15,8 @@ import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
 from agentpref.errors import ImageError, InputError
-from agentpref.images import ImageRef, References, load_images, load_references
+from agentpref.images.refs import ImageRef, References, load_images, load_references
+from agentpref.images.store import ImageStore
 
 # -- image makers ---------------------------------------------------------------------------
 
@@ -234,7 +235,7 @@ def test_data_url_respects_pixel_budget() -> None:
     assert decode_data_url(ref.data_url(max_pixels=10**9)).size == (400, 100)  # never upscaled
     jpeg = decode_data_url(ref.data_url(max_pixels=5_000, fmt="jpeg"))
     assert jpeg.format == "JPEG" and jpeg.width * jpeg.height <= 5_000
-    thumb = decode_data_url(ref.thumbnail_data_url(size=64))
+    thumb = decode_data_url(ImageStore().thumbnail(ref, size=64))
     assert max(thumb.size) == 64
 
 

@@ -19,18 +19,17 @@ def test_import_agentpref_pulls_in_no_heavy_library():
 
 
 def test_cli_help_pulls_in_no_heavy_library():
-    code = (
-        "import sys\nfrom agentpref.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
-    )
+    code = "from agentpref.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
     loaded = _modules_after(code)
     assert not [m for m in HEAVY if m in loaded]
     assert "numpy" not in loaded and "PIL" not in loaded
 
 
 def test_serve_defaults_match_the_library():
-    from agentpref import cli_serve, serve
-    from agentpref.images import DEFAULT_MODEL_PIXELS
+    from agentpref.assessors.vlm import server
+    from agentpref.cli import serve
+    from agentpref.images.refs import DEFAULT_MODEL_PIXELS
 
-    assert cli_serve.DEFAULT_MODEL == serve.DEFAULT_MODEL
-    assert cli_serve.DEFAULT_SERVED_NAME == serve.DEFAULT_SERVED_NAME
-    assert cli_serve.DEFAULT_MAX_PIXELS == DEFAULT_MODEL_PIXELS
+    assert serve.DEFAULT_MODEL == server.DEFAULT_MODEL
+    assert serve.DEFAULT_SERVED_NAME == server.DEFAULT_SERVED_NAME
+    assert serve.DEFAULT_MAX_PIXELS == DEFAULT_MODEL_PIXELS

@@ -12,7 +12,7 @@ import pytest
 
 import agentpref
 from agentpref.errors import InputError
-from agentpref.run import RunFolder
+from agentpref.runs.folder import RunFolder
 
 
 def test_personalize_runs_the_loop_and_leaves_a_complete_run_folder(example_refs, tmp_path):
@@ -132,9 +132,7 @@ def test_langgraph_json_points_at_a_compiled_graph_with_the_loop_nodes():
 def test_a_failed_run_resumes_from_another_working_directory(example_refs, tmp_path, monkeypatch):
     """A generator failure mid-run keeps finished work; resuming elsewhere finishes in place."""
     from agentpref.errors import BackendError
-    from agentpref.generators.painter import PainterGenerator
-    from agentpref.graphs.personalize import run
-    from agentpref.graphs.state import Context, RunSettings
+    from agentpref.generators.painter.generator import PainterGenerator
 
     class FailsOnSecondImage(PainterGenerator):
         calls = 0
@@ -146,15 +144,15 @@ def test_a_failed_run_resumes_from_another_working_directory(example_refs, tmp_p
             return super().generate(*args, **kwargs)
 
     monkeypatch.chdir(tmp_path)
-    likes = sorted(Path("refs/likes").iterdir())
-    settings = RunSettings(subject="x", likes=likes, out=Path("run"), n=2, iterations=1, size=(64, 64))
     with pytest.raises(BackendError):
-        run(settings, context=Context(generator=FailsOnSecondImage()))
+        agentpref.personalize(
+            "refs/likes", "x", n=2, iterations=1, out="run", size=(64, 64), generator=FailsOnSecondImage()
+        )
     assert _generated(tmp_path / "run") == ["it01-c00"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    record = run(out=tmp_path / "run", resume=True)
+    record = agentpref.resume(tmp_path / "run").record
     assert record.finished and [c.id for c in record.candidates] == ["it01-c00", "it01-c01"]
     assert _generated(tmp_path / "run") == ["it01-c00", "it01-c01"]
     assert not (elsewhere / "run").exists()

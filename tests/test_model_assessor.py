@@ -15,16 +15,18 @@ import json
 import pytest
 from PIL import Image
 
-from agentpref.assessors.model_options import Completion, ModelOptions, Sampling
-from agentpref.assessors.reasoning_model import RankInterrupted, ReasoningAssessor
-from agentpref.assessors.swap import combine_swapped
+from agentpref.assessors.position_bias import combine_swapped
+from agentpref.assessors.vlm.base import RankInterrupted, ReasoningAssessor
+from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling
 from agentpref.errors import BackendError, ParseError
-from agentpref.images import ImageRef, References
+from agentpref.images.refs import ImageRef, References
 from agentpref.judgment import DimensionScore, Judgment
-from agentpref.preferthinker_prompts import WORKED_EXAMPLES
+from agentpref.preferthinker.json_schema import JSON_INSTRUCTION, judgment_to_json
+from agentpref.preferthinker.layout import format_judgment
+from agentpref.preferthinker.parse import parse_judgment
+from agentpref.preferthinker.prompts import WORKED_EXAMPLES
+from agentpref.preferthinker.requests import ImagePart, Request
 from agentpref.profile import ELEMENTS
-from agentpref.reasoning import ImagePart, Request, format_judgment, parse_judgment
-from agentpref.reasoning_json import JSON_INSTRUCTION, judgment_to_json
 
 
 def _image(i: int) -> ImageRef:

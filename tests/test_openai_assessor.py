@@ -17,12 +17,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from agentpref.assessors.chat_http import RetryPolicy, post_json
-from agentpref.assessors.model_options import Sampling
+from agentpref.assessors.vlm.http import RetryPolicy, post_json
+from agentpref.assessors.vlm.options import Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
-from agentpref.images import ImageRef, References
-from agentpref.reasoning import build_compare_request
+from agentpref.images.refs import ImageRef, References
+from agentpref.preferthinker.requests import build_compare_request
 from agentpref.testing.vllm_cpu import free_port
 
 FAST = RetryPolicy(retries=2, timeout=5, backoff=0.01)

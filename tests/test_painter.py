@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agentpref.assessors.measure import measure
 from agentpref.errors import InputError
 from agentpref.generators.base import Generator
-from agentpref.generators.painter import SUBJECT_NOTE, PainterGenerator
+from agentpref.generators.painter.generator import SUBJECT_NOTE, PainterGenerator
+from agentpref.images.measure import measure
 from agentpref.profile import Element, Profile, UserProfile
 from agentpref.term_search import find_terms
 from agentpref.vocabulary import load_vocabulary, srgb_to_lab

@@ -9,31 +9,24 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from agentpref import preferthinker_prompts as prompts
 from agentpref.errors import InputError, ParseError
-from agentpref.images import ImageRef
+from agentpref.images.refs import ImageRef
 from agentpref.judgment import DimensionScore, Judgment
-from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
-from agentpref.reasoning import (
-    OUTPUT_REGEX,
-    PROFILE_SYSTEM_PROMPT,
-    SYSTEM_PROMPT,
-    WORKED_EXAMPLES,
+from agentpref.preferthinker import prompts
+from agentpref.preferthinker.layout import OUTPUT_REGEX, format_judgment, output_regex
+from agentpref.preferthinker.parse import format_ok, parse_answer, parse_judgment, parse_profile
+from agentpref.preferthinker.prompts import PROFILE_SYSTEM_PROMPT, SYSTEM_PROMPT, WORKED_EXAMPLES
+from agentpref.preferthinker.requests import (
     ImagePart,
     Request,
     TextPart,
     build_compare_request,
     build_profile_compare_request,
     build_profile_request,
-    format_judgment,
-    format_ok,
-    output_regex,
-    parse_answer,
-    parse_judgment,
-    parse_profile,
     to_hf_messages,
     to_openai_messages,
 )
+from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 
 KEYS = ["Art Styles", "Color", "Artistic Medium", "Saturation", "Detail"]
 

@@ -2,10 +2,12 @@
 
 from PIL import Image
 
+from agentpref.images.refs import content_hash
 from agentpref.judgment import DimensionScore, Judgment
 from agentpref.profile import Element, Profile, UserProfile
-from agentpref.report import render_report
-from agentpref.run import Assessment, Candidate, IterationRecord, ReferenceInfo, RunFolder, RunRecord
+from agentpref.runs.folder import RunFolder
+from agentpref.runs.record import Assessment, Candidate, IterationRecord, ReferenceInfo, RunRecord
+from agentpref.runs.report import render_report
 
 EVIL = '<script>alert("x")</script>'
 
@@ -16,12 +18,13 @@ def _record(tmp_path) -> tuple[RunFolder, RunRecord]:
     Image.new("RGB", (32, 32), (0, 128, 128)).save(tmp_path / "images" / "it01-c00.png")
     ref = tmp_path / "ref.png"
     Image.new("RGB", (32, 32), (10, 20, 30)).save(ref)
+    candidate_hash = content_hash((tmp_path / "images" / "it01-c00.png").read_bytes())
     candidate = Candidate(
         id="it01-c00",
         iteration=1,
         index=0,
         file="images/it01-c00.png",
-        sha256="0" * 64,
+        sha256=candidate_hash,
         seed=1000,
         prompt=EVIL,
         generator="painter",
@@ -37,7 +40,13 @@ def _record(tmp_path) -> tuple[RunFolder, RunRecord]:
         seed=0,
         size=(32, 32),
         references=[
-            ReferenceInfo(label=f"a{EVIL}.png", path=str(ref), sha256="1" * 64, liked=True, prompt=EVIL)
+            ReferenceInfo(
+                label=f"a{EVIL}.png",
+                path=str(ref),
+                sha256=content_hash(ref.read_bytes()),
+                liked=True,
+                prompt=EVIL,
+            )
         ],
         warnings=[f"skipped reference {EVIL}"],
         profile=UserProfile(

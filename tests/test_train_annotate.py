@@ -12,14 +12,15 @@ import io
 
 from PIL import Image
 
-from agentpref.assessors.model_options import Completion, ModelOptions, Sampling
-from agentpref.assessors.reasoning_model import ReasoningAssessor
+from agentpref.assessors.vlm.base import ReasoningAssessor
+from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling
 from agentpref.errors import BackendError
-from agentpref.images import ImageRef
+from agentpref.images.refs import ImageRef
 from agentpref.judgment import Judgment
-from agentpref.preferthinker_prompts import WORKED_EXAMPLES
+from agentpref.preferthinker.layout import format_judgment
+from agentpref.preferthinker.prompts import WORKED_EXAMPLES
+from agentpref.preferthinker.requests import ImagePart, Request, TextPart
 from agentpref.profile import Profile, UserProfile
-from agentpref.reasoning import ImagePart, Request, TextPart, format_judgment
 from agentpref.train.annotate import TEACHER_HINT, TeacherJob, annotate, teacher_request
 from agentpref.train.quality import filter_annotations, profile_agreement, why_dropped
 

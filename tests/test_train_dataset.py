@@ -16,13 +16,14 @@ import pytest
 from PIL import Image
 
 from agentpref.errors import InputError
-from agentpref.generators.painter import PainterGenerator
+from agentpref.generators.painter.generator import PainterGenerator
+from agentpref.io import JsonlError
+from agentpref.preferthinker.jsonl import compare_files, read_preferthinker, write_preferthinker
+from agentpref.preferthinker.parse import parse_judgment
 from agentpref.profile import ELEMENTS, Profile
-from agentpref.reasoning import parse_judgment
+from agentpref.samples import load_samples
 from agentpref.train.dataset_build import build_dataset
 from agentpref.train.export import export_grpo, export_sft, grpo_row, sft_row, to_hf_dataset
-from agentpref.train.preferthinker_jsonl import compare_files, read_preferthinker, write_preferthinker
-from agentpref.train.samples import JsonlError, load_samples
 from agentpref.train.users import (
     ID_PROMPTS,
     OD_PROMPTS,
@@ -463,7 +464,7 @@ def test_loading_an_export_with_a_missing_image_names_the_line(reference: Any, t
 def test_their_released_jsonl_becomes_trl_files_through_the_cli(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from agentpref.cli import main
+    from agentpref.cli.main import main
     from agentpref.train.export import to_hf_dataset
 
     images = tmp_path / "their_images"

@@ -21,9 +21,9 @@ import pytest
 from agentpref.errors import BackendError, InputError
 from agentpref.generators.base import GeneratedImage
 from agentpref.judgment import Judgment
-from agentpref.preferthinker_prompts import WORKED_EXAMPLES
+from agentpref.preferthinker.layout import format_judgment
+from agentpref.preferthinker.prompts import WORKED_EXAMPLES
 from agentpref.profile import ELEMENTS, Profile, UserProfile
-from agentpref.reasoning import format_judgment
 from agentpref.train.rewards import (
     RewardConfig,
     accuracy_reward,

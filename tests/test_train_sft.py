@@ -11,15 +11,16 @@ from PIL import Image
 pytest.importorskip("trl")
 
 from agentpref.errors import InputError
-from agentpref.preferthinker_prompts import WORKED_EXAMPLES
-from agentpref.reasoning import build_compare_request, format_judgment
+from agentpref.preferthinker.layout import format_judgment
+from agentpref.preferthinker.prompts import WORKED_EXAMPLES
+from agentpref.preferthinker.requests import build_compare_request
 from agentpref.train.recipes import SFTRecipe, load_recipe, recipe_path
 from agentpref.train.sft import train_sft
 
 
 def _sft_file(folder: Path, rows: int = 2) -> Path:
     """SFT rows in the export layout: typed messages + image paths relative to the file."""
-    from agentpref.images import ImageRef
+    from agentpref.images.refs import ImageRef
 
     (folder / "images").mkdir(parents=True)
     lines = []

@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from agentpref.cli import main
-from agentpref.reasoning import parse_judgment
-from agentpref.reasoning_json import json_to_layout
+from agentpref.cli.main import main
+from agentpref.preferthinker.json_schema import json_to_layout
+from agentpref.preferthinker.parse import parse_judgment
 from agentpref.testing.vllm_cpu import cache_root, free_port, serve_cli_args, server_env, start_server
 
 pytestmark = pytest.mark.slow
@@ -183,9 +183,9 @@ def test_generate_runs_the_loop_with_the_vllm_assessor(served, example_refs, tmp
 def test_killing_the_server_mid_rank_gives_retries_then_a_clear_error_keeping_finished_work(
     tiny_qwen, example_refs, tmp_path
 ):
-    from agentpref.assessors.reasoning_model import RankInterrupted
+    from agentpref.assessors.vlm.base import RankInterrupted
     from agentpref.backends import load_assessor
-    from agentpref.images import ImageRef, load_references
+    from agentpref.images.refs import ImageRef, load_references
 
     server = start_server(tiny_qwen, served_name="doomed")
     try:

@@ -1,1 +1,2 @@
-"""Training code for agentpref judges (dataset builder, SFT, GRPO, rewards): arrives in a later issue."""
+"""Training code for agentpref judges: simulated users, the dataset build, teacher annotation,
+the quality filter, TRL exports, SFT, GRPO and its rewards."""

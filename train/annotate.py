@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from agentpref.assessors.reasoning_model import ReasoningAssessor
+from agentpref.assessors.vlm.base import ReasoningAssessor
 from agentpref.errors import AgentprefError
-from agentpref.images import ImageRef
+from agentpref.images.refs import ImageRef
+from agentpref.preferthinker.requests import Request, TextPart, build_compare_request
 from agentpref.profile import UserProfile
-from agentpref.reasoning import Request, TextPart, build_compare_request
 
 TEACHER_HINT = (
     "Ground truth for this example (use it, never mention it): the user's profiles are\n\n"

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentpref.errors import InputError
-from agentpref.images import content_hash
-from agentpref.run import write_atomic
+from agentpref.images.refs import content_hash
+from agentpref.io import write_atomic
+from agentpref.samples import PairSample, read_samples, write_samples
 from agentpref.train.dataset_plan import BUILD_VERSION, BuildConfig, Planner
-from agentpref.train.samples import Sample, read_samples, write_samples
 from agentpref.train.users import SimulatedUser, prompt_split
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def build_dataset(
                 k, len(same), ", ".join(str(p.fields["sample_id"]) for p in same[:5]),
             )  # fmt: skip
         samples = [
-            Sample(
+            PairSample(
                 **p.fields,  # type: ignore[arg-type]
                 refs_liked=[image_path(shas[x]) for x in p.refs_liked],
                 refs_disliked=[image_path(shas[x]) for x in p.refs_disliked],

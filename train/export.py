@@ -1,7 +1,7 @@
-"""Samples -> TRL-ready JSONL (SFT and GRPO), and a loader into `datasets.Dataset`.
+"""PairSamples -> TRL-ready JSONL (SFT and GRPO), and a loader into `datasets.Dataset`.
 
 Both row kinds carry the request agentpref sends at inference time
-(`agentpref.reasoning.build_compare_request`: the system prompt with PreferThinker's task
+(`agentpref.preferthinker.requests.build_compare_request`: the system prompt with PreferThinker's task
 and worked examples; likes, dislikes, then candidates A and B), in the shapes of
 `to_hf_messages`: typed content parts with one `{"type": "image"}` per image, in the order
 of the `images` column. Images stay paths (relative to the dataset folder) in the JSONL;
@@ -21,61 +21,23 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
-from agentpref.judgment import Judgment
-from agentpref.reasoning import (
+from agentpref.io import JsonlError, iter_jsonl, write_atomic
+from agentpref.preferthinker.jsonl import PathRef, build_request, profile_attributes, target_text
+from agentpref.preferthinker.requests import (
     DEFAULT_MAX_HISTORY,
     ImagePart,
     Request,
     TextPart,
-    build_compare_request,
-    format_judgment,
 )
-from agentpref.run import write_atomic
-from agentpref.train.samples import JsonlError, Sample, iter_jsonl, profile_attributes
+from agentpref.samples import PairSample
 
 if TYPE_CHECKING:
     import datasets
-
-IMAGE_PLACEHOLDER = "<image>"
-
-
-@dataclass(frozen=True)
-class _PathRef:
-    """Stands in for an ImageRef inside a Request: export needs the order and path, never the pixels."""
-
-    path: str
-
-    @property
-    def label(self) -> str:
-        return Path(self.path).name
-
-    @property
-    def sha256(self) -> str:
-        return Path(self.path).stem
-
-
-def build_request(
-    sample: Sample, *, max_history: int = DEFAULT_MAX_HISTORY, system_prompt: str | None = None
-) -> Request:
-    """The compare request for `sample`, image parts holding paths (the first `max_history` refs per side)."""
-
-    def refs(paths: list[str]) -> list[Any]:
-        return [_PathRef(p) for p in paths]
-
-    return build_compare_request(
-        refs(sample.refs_liked),
-        refs(sample.refs_disliked),
-        cast(Any, _PathRef(sample.image_a)),
-        cast(Any, _PathRef(sample.image_b)),
-        max_history=max_history,
-        system_prompt=system_prompt,
-    )
 
 
 def request_messages(request: Request) -> tuple[list[dict[str, Any]], list[str]]:
@@ -87,7 +49,7 @@ def request_messages(request: Request) -> tuple[list[dict[str, Any]], list[str]]
             content.append({"type": "text", "text": part.text})
         elif isinstance(part, ImagePart):
             content.append({"type": "image"})
-            paths.append(cast(_PathRef, part.ref).path)
+            paths.append(cast(PathRef, part.ref).path)
     messages = [
         {"role": "system", "content": [{"type": "text", "text": request.system}]},
         {"role": "user", "content": content},
@@ -95,20 +57,7 @@ def request_messages(request: Request) -> tuple[list[dict[str, Any]], list[str]]
     return messages, paths
 
 
-def human_text(sample: Sample, *, max_history: int = DEFAULT_MAX_HISTORY) -> str:
-    """The user turn as one string with `<image>` placeholders in image order (LLaVA-style layouts)."""
-    request = build_request(sample, max_history=max_history)
-    return "\n".join(p.text if isinstance(p, TextPart) else IMAGE_PLACEHOLDER for p in request.parts)
-
-
-def target_text(sample: Sample) -> str:
-    """The assistant turn: the sample's CoT, else the ground truth (profiles, answer) in the output layout."""
-    if sample.cot is not None:
-        return sample.cot
-    return format_judgment(Judgment(profile=sample.profile, winner=sample.winner))
-
-
-def _columns(sample: Sample) -> dict[str, Any]:
+def _columns(sample: PairSample) -> dict[str, Any]:
     return {
         "sample_id": sample.sample_id,
         "user_id": str(sample.user_id),  # one Arrow type even when imported ids are ints
@@ -122,7 +71,7 @@ def _columns(sample: Sample) -> dict[str, Any]:
 
 
 def sft_row(
-    sample: Sample, *, max_history: int = DEFAULT_MAX_HISTORY, system_prompt: str | None = None
+    sample: PairSample, *, max_history: int = DEFAULT_MAX_HISTORY, system_prompt: str | None = None
 ) -> dict[str, Any]:
     messages, images = request_messages(
         build_request(sample, max_history=max_history, system_prompt=system_prompt)
@@ -132,7 +81,7 @@ def sft_row(
 
 
 def grpo_row(
-    sample: Sample, *, max_history: int = DEFAULT_MAX_HISTORY, system_prompt: str | None = None
+    sample: PairSample, *, max_history: int = DEFAULT_MAX_HISTORY, system_prompt: str | None = None
 ) -> dict[str, Any]:
     prompt, images = request_messages(
         build_request(sample, max_history=max_history, system_prompt=system_prompt)
@@ -168,7 +117,7 @@ def _write(
 
 
 def export_sft(
-    samples: Iterable[Sample],
+    samples: Iterable[PairSample],
     path: str | os.PathLike[str],
     *,
     require_cot: bool = False,
@@ -190,7 +139,7 @@ def export_sft(
 
 
 def export_grpo(
-    samples: Iterable[Sample],
+    samples: Iterable[PairSample],
     path: str | os.PathLike[str],
     *,
     image_root: str | os.PathLike[str] | None = None,

@@ -22,10 +22,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentpref.errors import InputError
-from agentpref.run import write_atomic
+from agentpref.io import write_atomic
+from agentpref.samples import PairSample, load_samples
 from agentpref.train.annotate import Annotation, AnnotationCost, TeacherJob, annotate
 from agentpref.train.quality import FilterReport, why_dropped
-from agentpref.train.samples import Sample, load_samples
 
 STAGES = ("dataset", "annotate", "export", "sft", "grpo")
 ANNOTATE_CHUNK = 256  # samples whose images are in memory at once during annotation
@@ -77,17 +77,17 @@ def _annotations(path: Path) -> dict[str, Annotation]:
 
 
 def _annotate(
-    settings: PipelineSettings, data: Path, samples: list[Sample], log: Callable[[str], None]
+    settings: PipelineSettings, data: Path, samples: list[PairSample], log: Callable[[str], None]
 ) -> Any:
     from agentpref.backends import load_assessor
-    from agentpref.images import ImageRef
+    from agentpref.images.refs import ImageRef
 
     path = settings.out / "annotations.jsonl"
     done = _annotations(path)
     todo = [s for s in samples if s.sample_id not in done or done[s.sample_id].error is not None]
     teacher = load_assessor(settings.teacher)
 
-    def job(s: Sample) -> TeacherJob:
+    def job(s: PairSample) -> TeacherJob:
         def ref(p: str) -> ImageRef:
             return ImageRef.from_path(data / p)
 
@@ -149,7 +149,7 @@ def run_pipeline(settings: PipelineSettings, log: Callable[[str], None] = print)
     if "annotate" in settings.stages:
         report.annotation = _annotate(settings, data, training, log)
     annotations = _annotations(out / "annotations.jsonl")
-    kept: list[Sample] = []
+    kept: list[PairSample] = []
     reasons: dict[str, int] = {}
     for s in training:
         a = annotations.get(s.sample_id)

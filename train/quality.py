@@ -6,8 +6,8 @@ that answer, and predicts profiles close to the ground truth. Closeness is the s
 (side, element) slots where a predicted term names a ground-truth term after vocabulary
 normalisation, so "teal blue" matches "Teal": cheap, and no model needed.
 
->>> from agentpref.preferthinker_prompts import WORKED_EXAMPLES
->>> from agentpref.reasoning import format_judgment
+>>> from agentpref.preferthinker.prompts import WORKED_EXAMPLES
+>>> from agentpref.preferthinker.layout import format_judgment
 >>> good = WORKED_EXAMPLES[0]
 >>> why_dropped(format_judgment(good), "Image B", good.profile)
 >>> why_dropped(format_judgment(good), "Image A", good.profile)
@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field
 
 from agentpref.errors import ParseError
+from agentpref.preferthinker.parse import format_ok, parse_judgment
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
-from agentpref.reasoning import format_ok, parse_judgment
 from agentpref.vocabulary import load_vocabulary
 
 REASONS = ("no_text", "format", "wrong_answer", "inconsistent_totals", "profile_far")

@@ -20,7 +20,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentpref.errors import InputError
-from agentpref.images import DEFAULT_MODEL_PIXELS
+from agentpref.images.refs import DEFAULT_MODEL_PIXELS
 
 R = TypeVar("R", bound="Recipe")
 

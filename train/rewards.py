@@ -11,7 +11,8 @@ keyword arguments, one float per completion), each already weighted as in Prefer
   similarity of images rendered from the predicted and the true profile (the term the
   paper describes and its released code multiplies by 0).
 
->>> from agentpref.reasoning import WORKED_EXAMPLES, format_judgment
+>>> from agentpref.preferthinker.layout import format_judgment
+>>> from agentpref.preferthinker.prompts import WORKED_EXAMPLES
 >>> perfect = format_judgment(WORKED_EXAMPLES[0])  # its answer is Image B
 >>> format_reward([perfect]), accuracy_reward([perfect], answer=["Image B"])
 ([0.3], [1.0])
@@ -37,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentpref.errors import InputError, ParseError
+from agentpref.preferthinker.parse import format_ok, parse_profile
 from agentpref.profile import ELEMENTS, Element, Profile, _split_terms
-from agentpref.reasoning import format_ok, parse_profile
 from agentpref.train.similarity import ProfileSimilarity, profile_text
 
 if TYPE_CHECKING:

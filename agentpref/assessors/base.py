@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from agentpref.images import ImageLike, References
+from agentpref.images.refs import ImageLike, References
 from agentpref.judgment import Judgment, Ranking
 from agentpref.profile import UserProfile
 

@@ -36,7 +36,7 @@ from agentpref.judgment import Judgment, RankedCandidate, Ranking
 from agentpref.profile import ELEMENTS, Element, UserProfile
 
 if TYPE_CHECKING:
-    from agentpref.images import ImageRef
+    from agentpref.images.refs import ImageRef
 
 MAX_TOTAL = 25.0  # five elements scored 0-5
 

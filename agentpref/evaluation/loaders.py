@@ -1,4 +1,4 @@
-"""Loaders from the field's evaluation formats into `EvalSample`s, each naming the file and field at fault.
+"""Loaders from the field's evaluation formats into `PairSample`s, each naming the file and field at fault.
 
 - `load_preferimg_bench`: PreferThinker's PreferImg-Bench JSON (an array of records).
 - `load_pickapic_split`: learn-user-pref's Pick-a-Pic v2 per-user split (pickled or parquet DataFrame).
@@ -22,18 +22,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agentpref.evaluation.errors import LoadError, check_files, check_unique_ids, from_validation
 from agentpref.evaluation.pickapic import load_pickapic_split
-from agentpref.evaluation.samples import (
-    EvalSample,
-    Label,
-    LoadError,
-    check_files,
-    check_unique_ids,
-    from_validation,
-)
-from agentpref.images import IMAGE_EXTENSIONS
+from agentpref.images.refs import IMAGE_EXTENSIONS
+from agentpref.preferthinker.parse import parse_answer
 from agentpref.profile import Profile, UserProfile
-from agentpref.reasoning import parse_answer
+from agentpref.samples import PairSample, Winner, load_samples
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +74,7 @@ class BenchRecord(BaseModel):
 _BARE_ANSWER = re.compile(r"\s*(?:image\s*)?([ab])\s*\.?\s*", re.IGNORECASE)
 
 
-def _bench_label(turns: list[_Turn]) -> tuple[Label | None, str]:
+def _bench_label(turns: list[_Turn]) -> tuple[Winner | None, str]:
     """The answer and the field it was read from: the last gpt turn, else the first turn.
 
     PreferThinker's eval script compares the model's answer to `conversations[0].value`,
@@ -119,12 +113,12 @@ def load_preferimg_bench(
     split: str | None = None,
     *,
     check_images: bool = True,
-) -> list[EvalSample]:
+) -> list[PairSample]:
     """PreferImg-Bench JSON -> samples; image paths are joined to `image_root` (default: the file's folder).
 
     `split` defaults to the split the file name names, else the file's stem.
     """
-    from agentpref.train.preferthinker_jsonl import parse_attributes
+    from agentpref.preferthinker.jsonl import parse_attributes
 
     path = Path(json_path)
     root = Path(image_root) if image_root is not None else path.parent
@@ -150,33 +144,31 @@ def load_preferimg_bench(
             preview = record.conversations[0].value[:60]
             reason = f"no answer: expected 'Image A' or 'Image B' (got {preview!r})"
             raise LoadError(path, reason, index=i, field=answer_field)
-        truth = None
+        profiles: dict[str, Profile | None] = {"prefer_attributes": None, "non_prefer_attributes": None}
         if record.prefer_attributes is not None or record.non_prefer_attributes is not None:
-            profiles = {}
-            for key in ("prefer_attributes", "non_prefer_attributes"):
+            for key in profiles:
                 value = getattr(record, key)
                 try:
                     profiles[key] = profile_of(value) if value is not None else Profile()
                 except ValueError as exc:
                     raise LoadError(path, str(exc), index=i, field=key) from None
-            truth = UserProfile(
-                likes=profiles["prefer_attributes"], dislikes=profiles["non_prefer_attributes"]
-            )
 
         def where(p: str) -> str:
             return os.path.join(root, p)  # an absolute p stays absolute
 
-        sample = EvalSample(
+        sample = PairSample(
             sample_id=f"{name}-{i:05d}",
             split=name,
             user_id=str(record.user_id) if record.user_id is not None else f"{name}-{i:05d}",
-            likes=[where(p) for p in record.prefered_images],
-            dislikes=[where(p) for p in record.non_prefered_images],
+            pair_kind="imported",
+            refs_liked=[where(p) for p in record.prefered_images],
+            refs_disliked=[where(p) for p in record.non_prefered_images],
             image_a=where(record.imageA),
             image_b=where(record.imageB),
-            label=label,
-            truth=truth,
-            prompt=record.prompt,
+            answer=f"Image {label}",
+            likes=profiles["prefer_attributes"],
+            dislikes=profiles["non_prefer_attributes"],
+            prompt=record.prompt or "",
             reference_prompts=list(record.reference_prompt_list),
         )
         if check_images:
@@ -184,8 +176,8 @@ def load_preferimg_bench(
                 path,
                 i,
                 {
-                    "prefered_images": sample.likes,
-                    "non_prefered_images": sample.dislikes,
+                    "prefered_images": sample.refs_liked,
+                    "non_prefered_images": sample.refs_disliked,
                     "imageA": sample.image_a,
                     "imageB": sample.image_b,
                 },
@@ -246,7 +238,7 @@ def _images_in(folder: Path | None) -> list[str]:
     return [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
 
 
-def _load_user(folder: Path, default_split: str) -> list[EvalSample]:
+def _load_user(folder: Path, default_split: str) -> list[PairSample]:
     manifest_path = folder / MANIFEST
     raw = _read_json(manifest_path)
     try:
@@ -268,23 +260,25 @@ def _load_user(folder: Path, default_split: str) -> list[EvalSample]:
             if not file.is_file():
                 raise LoadError(manifest_path, f"image not found: {file}", field=f"pairs[{i}].{side}")
         samples.append(
-            EvalSample(
+            PairSample(
                 sample_id=f"{user}-{i:04d}",
                 split=manifest.split or default_split,
                 user_id=user,
-                likes=likes,
-                dislikes=dislikes,
+                pair_kind="imported",
+                refs_liked=likes,
+                refs_disliked=dislikes,
                 image_a=str(queries / pair.a),
                 image_b=str(queries / pair.b),
-                label="A" if pair.winner == "a" else "B",
-                truth=manifest.profile,
-                prompt=pair.prompt,
+                answer="Image A" if pair.winner == "a" else "Image B",
+                likes=manifest.profile.likes if manifest.profile else None,
+                dislikes=manifest.profile.dislikes if manifest.profile else None,
+                prompt=pair.prompt or "",
             )
         )
     return samples
 
 
-def load_user_folders(root: str | os.PathLike[str], *, split: str = "user") -> list[EvalSample]:
+def load_user_folders(root: str | os.PathLike[str], *, split: str = "user") -> list[PairSample]:
     """One user folder (holding `manifest.json`) or a folder of them, sorted by name."""
     folder = Path(root)
     if not folder.is_dir():
@@ -304,28 +298,23 @@ def load_user_folders(root: str | os.PathLike[str], *, split: str = "user") -> l
 # --- train/'s synthetic sets ------------------------------------------------------------------------
 
 
-def load_synthetic(root: str | os.PathLike[str], *, check_images: bool = True) -> list[EvalSample]:
+def load_synthetic(root: str | os.PathLike[str], *, check_images: bool = True) -> list[PairSample]:
     """A data set folder built by `train/` (manifest.json + samples-*.jsonl; paths relative to it)."""
-    from agentpref.train.samples import load_samples
-
     folder = Path(root)
     samples = []
     for i, s in enumerate(load_samples(folder)):
-        sample = EvalSample(
-            sample_id=s.sample_id,
-            split=s.split or "synthetic",
-            user_id=str(s.user_id),
-            likes=[str(folder / p) for p in s.refs_liked],
-            dislikes=[str(folder / p) for p in s.refs_disliked],
-            image_a=str(folder / s.image_a),
-            image_b=str(folder / s.image_b),
-            label=s.winner,
-            truth=s.profile,
-            prompt=s.prompt or None,
-            reference_prompts=list(s.reference_prompts),
+        sample = s.model_copy(
+            update={
+                "split": s.split or "synthetic",
+                "user_id": str(s.user_id),
+                "refs_liked": [str(folder / p) for p in s.refs_liked],
+                "refs_disliked": [str(folder / p) for p in s.refs_disliked],
+                "image_a": str(folder / s.image_a),
+                "image_b": str(folder / s.image_b),
+            }
         )
         if check_images:
-            fields = {"refs_liked": sample.likes, "refs_disliked": sample.dislikes}
+            fields = {"refs_liked": sample.refs_liked, "refs_disliked": sample.refs_disliked}
             check_files(folder, i, {**fields, "image_a": sample.image_a, "image_b": sample.image_b})
         samples.append(sample)
     check_unique_ids(folder, samples)
@@ -347,7 +336,7 @@ def _is_synthetic(folder: Path) -> bool:
     return any(folder.glob("samples-*.jsonl"))
 
 
-def _load_any(path: Path, image_root: Path | None, check_images: bool) -> list[EvalSample]:
+def _load_any(path: Path, image_root: Path | None, check_images: bool) -> list[PairSample]:
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".json":
@@ -379,7 +368,7 @@ def load_eval_data(
     image_root: str | os.PathLike[str] | None = None,
     splits: Sequence[str] | None = None,
     check_images: bool = True,
-) -> list[EvalSample]:
+) -> list[PairSample]:
     """Samples from any supported data, optionally only some splits (InputError naming a missing one)."""
     p = Path(path).expanduser()
     samples = _load_any(p, Path(image_root) if image_root is not None else None, check_images)

@@ -1,4 +1,4 @@
-"""learn-user-pref's Pick-a-Pic v2 per-user split (a pickled or parquet DataFrame) -> `EvalSample`s.
+"""learn-user-pref's Pick-a-Pic v2 per-user split (a pickled or parquet DataFrame) -> `PairSample`s.
 
 Columns: `user_id`, `reference_list` (liked references), `reference_list_bad` (disliked),
 `reference_prompt_list`, `image0`, `image1`, `prompt`, `label0` (1: image0 preferred,
@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agentpref.evaluation.samples import EvalSample, LoadError, check_files, from_validation
+from agentpref.evaluation.errors import LoadError, check_files, from_validation
+from agentpref.samples import PairSample
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def load_pickapic_split(
     split: str = "PICKAPIC",
     cache_dir: str | os.PathLike[str] | None = None,
     check_images: bool = True,
-) -> list[EvalSample]:
+) -> list[PairSample]:
     """Pick-a-Pic per-user rows -> samples (ties skipped); records are numbered by row position.
 
     Image bytes go to `cache_dir` (default: `<file stem>.images/` next to the file).
@@ -156,20 +157,23 @@ def load_pickapic_split(
                 return cache.put(cell, i, field)
             return str(source.parent / cell)
 
-        sample = EvalSample(
+        sample = PairSample(
             sample_id=f"{split}-{i:05d}",
             split=split,
             user_id=str(row.user_id),
-            likes=[resolve(c, f"reference_list[{j}]") for j, c in enumerate(row.reference_list)],
-            dislikes=[resolve(c, f"reference_list_bad[{j}]") for j, c in enumerate(row.reference_list_bad)],
+            pair_kind="imported",
+            refs_liked=[resolve(c, f"reference_list[{j}]") for j, c in enumerate(row.reference_list)],
+            refs_disliked=[
+                resolve(c, f"reference_list_bad[{j}]") for j, c in enumerate(row.reference_list_bad)
+            ],
             image_a=resolve(row.image0, "image0"),
             image_b=resolve(row.image1, "image1"),
-            label="A" if row.label0 == 1.0 else "B",
-            prompt=row.prompt or None,
+            answer="Image A" if row.label0 == 1.0 else "Image B",
+            prompt=row.prompt or "",
             reference_prompts=list(row.reference_prompt_list),
         )
         if check_images:
-            fields = {"reference_list": sample.likes, "reference_list_bad": sample.dislikes}
+            fields = {"reference_list": sample.refs_liked, "reference_list_bad": sample.refs_disliked}
             check_files(source, i, {**fields, "image0": sample.image_a, "image1": sample.image_b})
         samples.append(sample)
     if ties:

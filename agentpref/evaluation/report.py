@@ -12,8 +12,8 @@ from html import escape
 from pathlib import Path
 
 from agentpref.evaluation.metrics import ALL, EvalSummary, metric_rows
-from agentpref.report import STYLE
-from agentpref.run import write_atomic
+from agentpref.io import write_atomic
+from agentpref.runs.report import STYLE
 
 
 def _table(summary: EvalSummary, split: str) -> str:

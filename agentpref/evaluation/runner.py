@@ -23,9 +23,9 @@ from pydantic import BaseModel, Field
 from agentpref.assessors.base import Assessor
 from agentpref.evaluation.agreement import ProfileAgreement
 from agentpref.evaluation.metrics import SampleResult
-from agentpref.evaluation.samples import EvalSample
 from agentpref.evaluation.top_k import with_top_k
 from agentpref.judgment import Judgment
+from agentpref.samples import PairSample
 
 REFS_SWEEP = (1, 2, 4, 8)
 
@@ -41,11 +41,11 @@ class EvalPlan(BaseModel):
     top_k_groups: int = Field(1, ge=0, description="top-k groups per user; 0 switches them off")
 
 
-def _per_side(sample: EvalSample, n: int | None) -> int:
+def _per_side(sample: PairSample, n: int | None) -> int:
     """References per side that `n` gives (all of them when None): a sample's n_refs."""
     if n is None:
-        return max(len(sample.likes), len(sample.dislikes))
-    return max(len(sample.likes[:n]), len(sample.dislikes[:n]))
+        return max(len(sample.refs_liked), len(sample.refs_disliked))
+    return max(len(sample.refs_liked[:n]), len(sample.refs_disliked[:n]))
 
 
 def _done(path: Path) -> dict[str, SampleResult]:
@@ -60,7 +60,7 @@ def _done(path: Path) -> dict[str, SampleResult]:
 
 
 def _result(
-    sample: EvalSample,
+    sample: PairSample,
     name: str,
     n: int | None,
     first: Judgment,
@@ -68,6 +68,7 @@ def _result(
     agreement: ProfileAgreement | None = None,
 ) -> SampleResult:
     usage = [j.usage for j in (first, second) if j is not None and j.usage is not None]
+    truth = sample.profile
     swapped = None
     if second is not None and not second.failed and second.winner is not None:
         swapped = "B" if second.winner == "A" else "A"  # back in the original labels
@@ -75,7 +76,7 @@ def _result(
         sample_id=sample.sample_id if n is None else sample.with_references(n).sample_id,
         split=sample.split,
         assessor=name,
-        label=sample.label,
+        label=sample.winner,
         winner=None if first.failed else first.winner,
         failed=first.failed or first.winner is None,
         error=first.error,
@@ -89,15 +90,15 @@ def _result(
         k_rank=sample.k_rank if n is None else 0,
         sweep=n is not None,
         profile_similarity=(
-            agreement.score(first.profile, sample.truth)
-            if agreement is not None and first.profile is not None and sample.truth is not None and n is None
+            agreement.score(first.profile, truth)
+            if agreement is not None and first.profile is not None and truth is not None and n is None
             else None
         ),
     )
 
 
 async def evaluate(
-    samples: Sequence[EvalSample],
+    samples: Sequence[PairSample],
     assessors: dict[str, Assessor],
     out: Path,
     plan: EvalPlan | None = None,
@@ -119,7 +120,7 @@ async def evaluate(
     counts: list[int | None] = [None, *plan.refs_sweep]
     agreement = ProfileAgreement() if plan.profile_agreement else None
 
-    def key(sample: EvalSample, name: str, n: int | None) -> str:
+    def key(sample: PairSample, name: str, n: int | None) -> str:
         return name + "|" + (sample.sample_id if n is None else sample.with_references(n).sample_id)
 
     asks = [
@@ -135,7 +136,7 @@ async def evaluate(
         on_plan(len(todo))
 
     async def one(
-        k: str, sample: EvalSample, name: str, assessor: Assessor, n: int | None, ledger: IO[str]
+        k: str, sample: PairSample, name: str, assessor: Assessor, n: int | None, ledger: IO[str]
     ) -> None:
         asked = sample.with_references(n) if n is not None else sample
         # Everything inside the bound: only the samples in flight sit in memory, and a judgment
@@ -166,6 +167,6 @@ async def evaluate(
 
 
 def write_results(path: Path, payload: dict[str, Any]) -> None:
-    from agentpref.run import write_atomic
+    from agentpref.io import write_atomic
 
     write_atomic(path, json.dumps(payload, indent=2))

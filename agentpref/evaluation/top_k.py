@@ -8,10 +8,11 @@ pair itself (rank 0) and k - 1 more that put the anchor's winner against losers 
 same user's other pairs (ranks 1 .. k - 1). Groups of k = 2 and k = 4 share their first
 pairs, so asking for both costs only the larger group.
 
->>> pairs = [EvalSample(sample_id=f"u-{i}", split="SP_ID", user_id="u", likes=["l.png"], dislikes=[],
-...                     image_a=f"win{i}.png", image_b=f"lose{i}.png", label="A") for i in range(3)]
+>>> pairs = [PairSample(sample_id=f"u-{i}", split="SP_ID", user_id="u", refs_liked=["l.png"],
+...                     refs_disliked=[], image_a=f"win{i}.png", image_b=f"lose{i}.png", answer="Image A")
+...          for i in range(3)]
 >>> plan = with_top_k(pairs, k_max=4)
->>> [(s.k_group, s.k_rank, s.label) for s in plan]
+>>> [(s.k_group, s.k_rank, s.winner) for s in plan]
 [('u-0', 0, 'A'), (None, 0, 'A'), (None, 0, 'A'), ('u-0', 1, 'B'), ('u-0', 2, 'A')]
 >>> [(s.image_a, s.image_b) for s in plan[3:]]  # the liked image alternates sides
 [('lose1.png', 'win0.png'), ('win0.png', 'lose2.png')]
@@ -23,20 +24,20 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 
-from agentpref.evaluation.samples import EvalSample
+from agentpref.samples import PairSample
 
 GROUP_SEPARATOR = "~vs~"
 
 
-def _winner(s: EvalSample) -> str:
-    return s.image_a if s.label == "A" else s.image_b
+def _winner(s: PairSample) -> str:
+    return s.image_a if s.winner == "A" else s.image_b
 
 
-def _loser(s: EvalSample) -> str:
-    return s.image_b if s.label == "A" else s.image_a
+def _loser(s: PairSample) -> str:
+    return s.image_b if s.winner == "A" else s.image_a
 
 
-def _pair(anchor: EvalSample, disliked: str, rank: int) -> EvalSample:
+def _pair(anchor: PairSample, disliked: str, rank: int) -> PairSample:
     # The id names the disliked image, not its rank, so a rerun on changed data (another
     # --limit) never reads a stored judgment of a different pair; the liked image takes
     # side B on odd ranks so a judge's position bias does not decide the group.
@@ -47,15 +48,15 @@ def _pair(anchor: EvalSample, disliked: str, rank: int) -> EvalSample:
             "sample_id": f"{anchor.sample_id}{GROUP_SEPARATOR}{digest}",
             "image_a": _winner(anchor) if liked_first else disliked,
             "image_b": disliked if liked_first else _winner(anchor),
-            "label": "A" if liked_first else "B",
-            "prompt": None,  # the two images come from different prompts
+            "answer": "Image A" if liked_first else "Image B",
+            "prompt": "",  # the two images come from different prompts
             "k_group": anchor.sample_id,
             "k_rank": rank,
         }
     )
 
 
-def with_top_k(samples: Sequence[EvalSample], k_max: int, per_user: int = 1) -> list[EvalSample]:
+def with_top_k(samples: Sequence[PairSample], k_max: int, per_user: int = 1) -> list[PairSample]:
     """`samples` with up to `per_user` anchors per user marked, then the groups' extra pairs.
 
     A user's disliked pool is the losers of their pairs that never won one of them (an image
@@ -68,11 +69,11 @@ def with_top_k(samples: Sequence[EvalSample], k_max: int, per_user: int = 1) -> 
     """
     if k_max < 2 or per_user < 1:
         return list(samples)
-    by_user: dict[str, list[EvalSample]] = defaultdict(list)
+    by_user: dict[str, list[PairSample]] = defaultdict(list)
     for s in samples:
         by_user[s.user_id].append(s)
-    anchors: dict[str, EvalSample] = {}
-    extra: list[EvalSample] = []
+    anchors: dict[str, PairSample] = {}
+    extra: list[PairSample] = []
     for pairs in by_user.values():
         winners = {_winner(s) for s in pairs}
         pool = list(dict.fromkeys(_loser(s) for s in pairs if _loser(s) not in winners))

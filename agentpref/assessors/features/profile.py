@@ -1,0 +1,296 @@
+"""Predicting a `UserProfile` from measured references (the features assessor's `profile`).
+
+Per element, the profile is what separates the liked set from the disliked set:
+colours liked and not equally present in dislikes; the Saturation and Detail terms whose
+ranges best match each set's mean, with a confidence from the separation between sets
+(or, without dislikes, from the agreement within likes); the medium from the texture's
+treatment and the art style from the composition, both preferring terms named in the
+images' prompt metadata and marked uncertain when nothing but a guess supports them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from agentpref.assessors.features.distances import (
+    FAMILY_WORDS,
+    TREATMENT_WORDS,
+    family_probabilities,
+    treatment_probabilities,
+)
+from agentpref.images.measure import Measurements
+from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
+from agentpref.term_search import find_terms
+from agentpref.vocabulary import Term, Vocabulary
+
+# A representative medium per treatment and style per family, used when no prompt names one.
+CANONICAL_MEDIUM = {
+    "flat": "Digital Illustration",
+    "watercolor": "Watercolor",
+    "impasto": "Oil Painting",
+    "pixel": "Pixel Sprites",
+    "hatching": "Pen and Ink",
+    "airbrush": "Airbrush",
+    "photographic": "Photography",
+    "ink": "Ink Wash",
+    "mosaic": "Mosaic",
+}
+CANONICAL_STYLE = {
+    "geometric": "Hard-edge Painting",
+    "organic": "Art Nouveau",
+    "landscape": "Impressionism",
+    "radial": "Orphism",
+    "grid": "De Stijl",
+    "portrait-like": "Expressionism",
+    "abstract": "Abstract Art",
+}
+GUESS_CONFIDENCE = 0.3
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "and",
+        "or",
+        "by",
+        "from",
+        "is",
+        "are",
+        "be",
+        "as",
+        "it",
+        "its",
+        "this",
+        "that",
+        "very",
+        "high",
+        "quality",
+        "best",
+        "masterpiece",
+        "detailed",
+        "style",
+        "art",
+        "artwork",
+        "image",
+        "picture",
+        "photo",
+        "render",
+        "painting",
+        "strongly",
+        "above",
+        "all",
+        "palette",
+        "saturation",
+        "detail",
+        "negative",
+        "prompt",
+        "color",
+        "colors",
+        "colour",
+        "colours",
+        "tones",
+    ]
+)
+
+
+def _terms_named(prompts: Sequence[str | None], vocab: Vocabulary, element: Element) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for p in prompts:
+        for term, _ in find_terms(p, vocab):
+            if term.element is element:
+                counts[term.name] += 1
+    return counts
+
+
+def _color_weights(ms: Sequence[Measurements]) -> dict[str, float]:
+    """Average share of each nearest colour term over a set of images."""
+    total: dict[str, float] = {}
+    for m in ms:
+        for p in m.palette:
+            total[p.term] = total.get(p.term, 0.0) + p.weight / len(ms)
+    return total
+
+
+def _separation(a: Sequence[float], b: Sequence[float], unit: float) -> float:
+    """Confidence 0-1 that two sets differ on a quantity (effect size); one set: agreement within it."""
+    xa = np.array(a, dtype=float)
+    if len(b) == 0:
+        spread = float(xa.std()) if len(xa) > 1 else unit
+        return float(np.clip(1.0 / (1.0 + (spread / unit) ** 2) * min(1.0, 0.45 + 0.15 * len(xa)), 0.0, 1.0))
+    xb = np.array(b, dtype=float)
+    pooled = math.sqrt((xa.var() + xb.var()) / 2 + (unit / 3) ** 2)
+    effect = abs(xa.mean() - xb.mean()) / pooled
+    return float(np.clip(1.0 - math.exp(-effect / 2.0), 0.0, 1.0))
+
+
+def best_saturation_term(s: float, v: float, terms: Sequence[Term]) -> Term:
+    def cost(t: Term) -> float:
+        lo, hi = t.saturation_range or (0.0, 1.0)
+        c = ((s - (lo + hi) / 2) / ((hi - lo) / 2)) ** 2
+        if t.lightness_range:
+            vlo, vhi = t.lightness_range
+            c += ((v - (vlo + vhi) / 2) / ((vhi - vlo) / 2)) ** 2
+        else:
+            c += 0.6  # a term that says nothing about lightness fits any lightness, loosely
+        return c
+
+    return min(terms, key=cost)
+
+
+def best_detail_term(ed: float, terms: Sequence[Term]) -> Term:
+    def cost(t: Term) -> float:
+        lo, hi = t.detail_range or (0.0, 1.0)
+        centre = (math.log(lo + 0.01) + math.log(hi + 0.01)) / 2
+        half = (math.log(hi + 0.01) - math.log(lo + 0.01)) / 2
+        return ((math.log(ed + 0.01) - centre) / half) ** 2
+
+    return min(terms, key=cost)
+
+
+def _keywords(prompts: Sequence[str | None], vocab: Vocabulary, limit: int = 6) -> list[str]:
+    term_words = {w for t in vocab for w in re.findall(r"[a-z]+", t.name.lower())}
+    counts: Counter[str] = Counter()
+    for p in prompts:
+        if p:
+            counts.update(
+                {w for w in re.findall(r"[a-z]{3,}", p.lower()) if w not in _STOPWORDS | term_words}
+            )
+    need = 2 if sum(1 for p in prompts if p) > 1 else 1
+    return [w for w, n in counts.most_common() if n >= need][:limit]
+
+
+def _side(
+    own: Sequence[Measurements],
+    other: Sequence[Measurements],
+    own_prompts: Sequence[str | None],
+    vocab: Vocabulary,
+    liked_side: bool,
+) -> Profile:
+    """One side of the profile: what `own` has that `other` does not."""
+    conf: dict[Element, float] = {}
+    evidence: dict[Element, str] = {}
+    n = len(own)
+    # Colour: own palette terms that are not equally present on the other side.
+    cw, ow = _color_weights(own), _color_weights(other) if other else {}
+    ranked = sorted(cw, key=lambda t: -(cw[t] - ow.get(t, 0.0)))
+    colors = [t for t in ranked if cw[t] - ow.get(t, 0.0) > 0.04][:3] or ranked[:1]
+    share = sum(cw[t] for t in colors)
+    conf[Element.COLOR] = round(float(np.clip(share - sum(ow.get(t, 0.0) for t in colors), 0.1, 1.0)), 2)
+    evidence[Element.COLOR] = f"{', '.join(colors)} cover {share:.0%} of the palettes of {n} image(s)" + (
+        f", {sum(ow.get(t, 0.0) for t in colors):.0%} of the other side's" if other else ""
+    )
+    # Saturation: the term whose ranges best fit the set's mean saturation and lightness.
+    s = [m.saturation_mean for m in own]
+    v = [m.lightness_mean for m in own]
+    sat = best_saturation_term(float(np.mean(s)), float(np.mean(v)), vocab.terms(Element.SATURATION))
+    conf[Element.SATURATION] = round(_separation(s, [m.saturation_mean for m in other], 0.08), 2)
+    evidence[Element.SATURATION] = f"mean saturation {np.mean(s):.2f}, lightness {np.mean(v):.2f}" + (
+        f" vs {np.mean([m.saturation_mean for m in other]):.2f},"
+        f" {np.mean([m.lightness_mean for m in other]):.2f}"
+        if other
+        else ""
+    )
+    # Detail: the term whose edge-density range fits the (log-)mean edge density.
+    ed = [m.edge_density for m in own]
+    ed_mean = float(np.exp(np.mean(np.log(np.array(ed) + 0.01))) - 0.01)
+    det = best_detail_term(max(ed_mean, 0.0), vocab.terms(Element.DETAIL))
+    conf[Element.DETAIL] = round(
+        _separation(
+            np.log(np.array(ed) + 0.01).tolist(), [math.log(m.edge_density + 0.01) for m in other], 0.3
+        ),
+        2,
+    )
+    evidence[Element.DETAIL] = f"edge density {ed_mean:.3f}" + (
+        f" vs {np.mean([m.edge_density for m in other]):.3f}" if other else ""
+    )
+    # Medium: the treatment the textures show; a medium named in prompts with that treatment wins.
+    votes: Counter[str] = Counter()
+    for m in own:
+        p = treatment_probabilities(m)
+        votes.update({k: x / n for k, x in p.items()})
+    treatment, t_share = votes.most_common(1)[0] if votes else ("flat", 0.0)
+    named = _terms_named(own_prompts, vocab, Element.ARTISTIC_MEDIUM)
+    medium, conf[Element.ARTISTIC_MEDIUM], evidence[Element.ARTISTIC_MEDIUM] = _choose(
+        named,
+        vocab,
+        Element.ARTISTIC_MEDIUM,
+        lambda t: t.treatment == treatment,
+        CANONICAL_MEDIUM[treatment],
+        f"texture looks like {TREATMENT_WORDS[treatment]} ({t_share:.0%})",
+        n,
+    )
+    fam_votes: Counter[str] = Counter()
+    for m in own:
+        fam_votes.update({k: x / n for k, x in family_probabilities(m).items()})
+    family, f_share = fam_votes.most_common(1)[0] if fam_votes else ("abstract", 0.0)
+    named = _terms_named(own_prompts, vocab, Element.ART_STYLES)
+    style, conf[Element.ART_STYLES], evidence[Element.ART_STYLES] = _choose(
+        named,
+        vocab,
+        Element.ART_STYLES,
+        lambda t: t.family == family,
+        CANONICAL_STYLE[family],
+        f"composition reads as {FAMILY_WORDS[family]} ({f_share:.0%})",
+        n,
+    )
+    return Profile(
+        art_styles=[style],
+        color=colors,
+        artistic_medium=[medium],
+        saturation=[sat.name],
+        detail=[det.name],
+        keywords=_keywords(own_prompts, vocab) if liked_side else [],
+        confidence=conf,
+        evidence=evidence,
+    )
+
+
+def _choose(
+    named: Counter[str],
+    vocab: Vocabulary,
+    element: Element,
+    agrees: Callable[[Term], bool],
+    canonical: str,
+    seen: str,
+    n: int,
+) -> tuple[str, float, str]:
+    """A term for a guessable element: prompt metadata first (more so when the pixels agree)."""
+    if named:
+        name, count = named.most_common(1)[0]
+        term = vocab.get(name, element)
+        fits = term is not None and agrees(term)
+        conf = min(0.95, 0.45 + 0.4 * count / n + (0.1 if fits else 0.0))
+        return name, round(conf, 2), f"named in {count} of {n} prompt(s); {seen}"
+    return canonical, GUESS_CONFIDENCE, f"no prompt metadata; guessed from pixels: {seen}"
+
+
+def build_profile(
+    likes: Sequence[Measurements],
+    dislikes: Sequence[Measurements],
+    like_prompts: Sequence[str | None],
+    dislike_prompts: Sequence[str | None],
+    vocab: Vocabulary,
+) -> UserProfile:
+    """The profile separating likes from dislikes (dislikes may be empty)."""
+    liked = _side(likes, dislikes, like_prompts, vocab, liked_side=True)
+    disliked = _side(dislikes, likes, dislike_prompts, vocab, liked_side=False) if dislikes else Profile()
+    if dislikes:
+        # A term both sides share says nothing about the difference: keep it on the liked side only.
+        for e in ELEMENTS:
+            if e is Element.COLOR:
+                continue
+            if liked.terms(e) == disliked.terms(e):
+                disliked = disliked.with_terms(e, [])
+    return UserProfile(likes=liked, dislikes=disliked)

@@ -1,0 +1,61 @@
+"""The `random` assessor: a coin flip per comparison, the floor every judge must beat.
+
+Reproducible (the coin is seeded by the seed and the two images, in their order), so
+an evaluation can be rerun; and, like any judge with no taste, it agrees with itself on
+a swapped pair only half the time.
+
+>>> from PIL import Image
+>>> a, b = Image.new("RGB", (8, 8), "red"), Image.new("RGB", (8, 8), "blue")
+>>> judge = RandomAssessor(seed=1)
+>>> judge.compare(UserProfile(), a, b).winner == RandomAssessor(seed=1).compare(UserProfile(), a, b).winner
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from agentpref.assessors.base import RefsOrProfile, SyncAssessor
+from agentpref.images.refs import ImageLike, ImageRef
+from agentpref.judgment import Judgment, RankedCandidate, Ranking
+from agentpref.profile import UserProfile
+
+
+class RandomAssessor(SyncAssessor):
+    """Picks A or B with equal odds; predicts an empty profile."""
+
+    name = "random"
+
+    def __init__(self, seed: int | str = 0) -> None:
+        self.seed = int(seed)
+
+    def coin(self, a: ImageRef, b: ImageRef) -> Literal["A", "B"]:
+        digest = hashlib.sha256(f"{self.seed}:{a.sha256}:{b.sha256}".encode()).digest()
+        return "A" if digest[0] % 2 == 0 else "B"
+
+    def profile(self, likes: Sequence[ImageLike], dislikes: Sequence[ImageLike] = ()) -> UserProfile:
+        return UserProfile()
+
+    def compare(self, refs_or_profile: RefsOrProfile, a: ImageLike, b: ImageLike) -> Judgment:
+        ra, rb = ImageRef.coerce(a), ImageRef.coerce(b)
+        winner = self.coin(ra, rb)
+        return Judgment(a=ra.label, b=rb.label, winner=winner, summary="a coin flip", assessor=self.name)
+
+    def rank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking:
+        refs = [ImageRef.coerce(c) for c in candidates]
+        order = random.Random(f"{self.seed}:" + ",".join(r.sha256 for r in refs)).sample(refs, len(refs))
+        ranked = [
+            RankedCandidate(label=r.label, image_hash=r.sha256, score=float(len(order) - i))
+            for i, r in enumerate(order)
+        ]
+        return Ranking(candidates=ranked, assessor=self.name, max_score=float(len(order)))
+
+
+def from_uri(rest: str, **options: Any) -> RandomAssessor:
+    """The `random` backend: `random` or `random:?seed=3`."""
+    query = dict(parse_qsl(rest.lstrip("?")))
+    return RandomAssessor(**{**query, **options})

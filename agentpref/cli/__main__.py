@@ -1,0 +1,3 @@
+from agentpref.cli.main import main
+
+main()

@@ -1,0 +1,38 @@
+"""`agentpref backends`: the assessors and generators known here, and what each needs."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from agentpref.cli.common import handle_errors, json_option, print_table
+
+
+@click.command()
+@json_option
+@handle_errors
+def backends(as_json: bool) -> None:
+    """List the backends --assessor and --generator take: URI, where it runs, what it is,
+    and whether its libraries are installed here (plug-ins included)."""
+    from agentpref.backends import backends as known
+
+    rows = [
+        {
+            "role": b.kind,
+            "uri": b.uri,
+            "runs_on": b.runs_on,
+            "extra": b.extra,
+            "installed": b.installed,
+            "help": b.help,
+        }
+        for b in known()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    table = []
+    for row in rows:
+        ready = "yes" if row["installed"] else f"pip install 'agentpref[{row['extra']}]'"
+        table.append([row["role"], row["uri"], row["runs_on"], ready, row["help"].replace("**", "")])
+    print_table("Backends", ["Role", "URI", "Runs on", "Installed", "What it is"], table)

@@ -1,0 +1,110 @@
+"""Images a process has already read, by content: each file is decoded at most once.
+
+A run touches the same pictures again and again (the references in every assess round,
+each candidate when it is ranked, compared and put in the report). `ImageStore.load`
+reads the file's bytes and hashes them, which is cheap, and decodes only what it has
+not seen; `thumbnail` makes each report thumbnail once. The store is bounded: the least
+recently used images are dropped first.
+
+>>> import io
+>>> from PIL import Image
+>>> buffer = io.BytesIO()
+>>> Image.new("RGB", (8, 8), (0, 128, 128)).save(buffer, format="PNG")
+>>> store = ImageStore()
+>>> first = store.add(ImageRef.from_bytes(buffer.getvalue(), "a.png"))
+>>> store.get(first.sha256) is first
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+from PIL import Image
+
+from agentpref.errors import ImageError, InputError
+from agentpref.images.refs import ImageRef, content_hash, read_image_file
+
+DEFAULT_CAPACITY = 512
+"""Images kept (decoded pixels included); a 512 px RGB image costs about 0.8 MB."""
+
+
+class ImageStore:
+    """Validated images by sha256, least recently used dropped first, and their thumbnails."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError(f"an ImageStore holds at least one image, not {capacity}")
+        self.capacity = capacity
+        self._images: OrderedDict[str, ImageRef] = OrderedDict()
+        self._thumbnails: OrderedDict[tuple[str, int], str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def __contains__(self, sha256: object) -> bool:
+        return sha256 in self._images
+
+    def add(self, ref: ImageRef) -> ImageRef:
+        """Keep `ref`; an image with the same content already kept is returned instead."""
+        kept = self._images.get(ref.sha256)
+        if kept is None:
+            self._images[ref.sha256] = kept = ref
+            while len(self._images) > self.capacity:
+                dropped, _ = self._images.popitem(last=False)
+                for key in [k for k in self._thumbnails if k[0] == dropped]:
+                    del self._thumbnails[key]
+        self._images.move_to_end(ref.sha256)
+        return kept
+
+    def get(self, sha256: str) -> ImageRef | None:
+        ref = self._images.get(sha256)
+        if ref is not None:
+            self._images.move_to_end(sha256)
+        return ref
+
+    def load(self, path: str | os.PathLike[str], sha256: str | None = None) -> ImageRef:
+        """The image in `path`, decoded only if this content was never seen.
+
+        With `sha256`, the file must still hold that content (a run refers to its images by
+        content): a file changed since is an `InputError` naming it.
+        """
+        p = Path(path).expanduser()
+        if sha256 is not None and (kept := self.get(sha256)) is not None and kept.path == p:
+            return kept  # the same file read before: skip even the hashing
+        data = read_image_file(p)
+        digest = content_hash(data)
+        if sha256 is not None and digest != sha256:
+            raise InputError(f"{p}: the file changed since the run started (its content hash differs)")
+        kept = self.get(digest)
+        if kept is not None and kept.path == p:
+            return kept
+        if kept is not None:  # same picture under another name: share the pixels, keep the name
+            return kept.renamed(p)
+        return self.add(ImageRef(data, path=p))
+
+    def thumbnail(self, ref: ImageRef, size: int = 256) -> str:
+        """A JPEG thumbnail fitting in size x size, as a data URL; made once per image and size."""
+        key = (ref.sha256, size)
+        url = self._thumbnails.get(key)
+        if url is None:
+            thumb = self.add(ref).image().copy()
+            thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+            buffer = io.BytesIO()
+            thumb.save(buffer, format="JPEG", quality=85)
+            url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+            self._thumbnails[key] = url
+        return url
+
+    def thumbnail_of_file(self, path: str | os.PathLike[str], sha256: str | None, size: int = 256) -> str:
+        """`thumbnail` of an image file, or "" when it cannot be read (a report still renders)."""
+        if sha256 is not None and (sha256, size) in self._thumbnails:
+            return self._thumbnails[(sha256, size)]
+        try:
+            return self.thumbnail(self.load(path, sha256), size)
+        except (ImageError, InputError, OSError):
+            return ""

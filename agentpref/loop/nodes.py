@@ -1,0 +1,259 @@
+"""The nodes of the personalisation graph: predict_profile -> compose_prompt -> generate
+-> assess -> (refine -> generate ... | finish).
+
+Each node reads the state, does one step and returns only what it changed; the nodes
+that finish a step a person would look at (profile, assess, finish) also rewrite the run
+folder's files from the record. Side effects are idempotent: a candidate whose image and
+metadata already exist (from a killed attempt) is reused, never generated again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+
+from agentpref.assessors.base import Assessor
+from agentpref.backends import load_assessor, load_generator
+from agentpref.errors import ParseError
+from agentpref.generators.base import Generator
+from agentpref.images.refs import References, content_hash, load_references
+from agentpref.images.store import ImageStore
+from agentpref.io import write_atomic
+from agentpref.loop.state import Context, PersonalizeState, apply_update, record_of
+from agentpref.profile import ELEMENTS, UserProfile
+from agentpref.prompting import compose_prompt as compose
+from agentpref.prompting import refine_prompt
+from agentpref.runs.folder import RunFolder
+from agentpref.runs.record import (
+    Assessment,
+    Candidate,
+    IterationRecord,
+    ReferenceInfo,
+    RunRecord,
+    candidate_id,
+)
+from agentpref.runs.report import write_report
+
+# Seeds of iteration k are seed + k * SEED_STRIDE + index: reproducible one by one.
+SEED_STRIDE = 1000
+
+_SHARED_IMAGES = ImageStore()  # for runs without a Context (a served graph)
+
+
+@cache
+def _assessor_for(uri: str) -> Assessor:
+    return load_assessor(uri)
+
+
+@cache
+def _generator_for(uri: str) -> Generator:
+    return load_generator(uri)
+
+
+def _context(runtime: Runtime[Context] | None) -> Context | None:
+    return runtime.context if runtime is not None else None
+
+
+def _assessor(runtime: Runtime[Context] | None, state: PersonalizeState) -> Assessor:
+    ctx = _context(runtime)
+    return ctx.assessor if ctx is not None and ctx.assessor is not None else _assessor_for(state["assessor"])
+
+
+def _generator(runtime: Runtime[Context] | None, state: PersonalizeState) -> Generator:
+    ctx = _context(runtime)
+    return (
+        ctx.generator if ctx is not None and ctx.generator is not None else _generator_for(state["generator"])
+    )
+
+
+def _images(runtime: Runtime[Context] | None) -> ImageStore:
+    ctx = _context(runtime)
+    return ctx.images if ctx is not None else _SHARED_IMAGES
+
+
+def _emit(runtime: Runtime[Context] | None, **payload: Any) -> None:
+    if runtime is not None:
+        runtime.stream_writer(payload)
+
+
+def _save(runtime: Runtime[Context] | None, state: PersonalizeState, update: Mapping[str, Any]) -> RunRecord:
+    """Rewrite profile.json, judgments.jsonl, summary.json and report.html as of after `update`."""
+    record = record_of(apply_update(state, update))
+    folder = RunFolder(state["run_dir"])
+    folder.write_record(record)
+    write_report(folder, record, _images(runtime))
+    return record
+
+
+def _references(runtime: Runtime[Context] | None, state: PersonalizeState) -> References:
+    """The run's references, by content hash; read from their files only if not in memory."""
+    store = _images(runtime)
+    likes = [store.load(r.path, r.sha256) for r in state["references"] if r.liked and r.path]
+    dislikes = [store.load(r.path, r.sha256) for r in state["references"] if not r.liked and r.path]
+    return References(likes=likes, dislikes=dislikes)
+
+
+def predict_profile(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
+    folder = RunFolder(state["run_dir"])
+    refs = load_references(state["likes"], state.get("dislikes", []), store=_images(runtime))
+    warnings = [f"skipped reference {err}" for err in refs.skipped]
+    references = [
+        ReferenceInfo(
+            label=r.label, path=str(r.path) if r.path else None, sha256=r.sha256, liked=liked, prompt=r.prompt
+        )
+        for liked, group in ((True, refs.likes), (False, refs.dislikes))
+        for r in group
+    ]
+    try:
+        profile = _assessor(runtime, state).profile(refs.likes, refs.dislikes)
+    except ParseError as err:
+        # A model that answers nonsense should not end the run: go on with the subject alone.
+        write_atomic(folder.root / "profile_raw.txt", err.raw_text)
+        profile = UserProfile()
+        warnings.append(
+            f"the assessor's profile could not be read ({err}); its text is in profile_raw.txt. "
+            "Prompts carry only the subject; candidates are still judged against the references."
+        )
+    folder.log("profile", likes=len(refs.likes), dislikes=len(refs.dislikes))
+    update = {"references": references, "warnings": warnings, "profile": profile}
+    _save(runtime, state, update)
+    return update
+
+
+def compose_prompt(state: PersonalizeState) -> dict[str, Any]:
+    prompt = compose(state["subject"], state["profile"] or UserProfile())
+    first = IterationRecord(iteration=1, prompt=prompt.positive, negative_prompt=prompt.negative)
+    return {"iterations": [first]}
+
+
+def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
+    folder = RunFolder(state["run_dir"])
+    current = state["iterations"][-1]
+    generator = _generator(runtime, state)
+    done = {c.id for c in state.get("candidates", [])}
+    n = state["n"]
+    made: list[Candidate] = []
+    for index in range(n):
+        cid = candidate_id(current.iteration, index)
+        if cid in done:
+            continue
+        candidate = folder.load_candidate(cid)
+        if candidate is not None:
+            folder.log("reused", id=cid)
+        else:
+            seed = state["seed"] + current.iteration * SEED_STRIDE + index
+            [image] = generator.generate(
+                current.prompt,
+                negative_prompt=current.negative_prompt or None,
+                n=1,
+                seed=seed,
+                size=tuple(state["size"]),
+                profile=state["profile"],
+                on_step=lambda step, steps, cid=cid: _emit(
+                    runtime, stage="denoise", candidate=cid, step=step, steps=steps
+                ),
+            )
+            png = image.png_bytes()
+            candidate = Candidate(
+                id=cid,
+                iteration=current.iteration,
+                index=index,
+                file=f"images/{cid}.png",
+                sha256=content_hash(png),  # no decode: the bytes are ours, just made
+                seed=image.seed,
+                prompt=image.prompt,
+                negative_prompt=image.negative_prompt,
+                generator=generator.name,
+                params=image.params,
+                notes=image.notes,
+            )
+            folder.save_candidate(candidate, png)
+            folder.log("generated", id=cid, seed=image.seed)
+        made.append(candidate)
+        _emit(runtime, stage="generate", candidate=cid, done=index + 1, total=n)
+    return {"candidates": made}
+
+
+def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
+    folder = RunFolder(state["run_dir"])
+    store = _images(runtime)
+    current = state["iterations"][-1].model_copy()
+    refs = _references(runtime, state)
+    assessor = _assessor(runtime, state)
+    fresh = [c for c in state["candidates"] if c.iteration == current.iteration]
+    images = [store.load(folder.root / c.file, c.sha256) for c in fresh]
+    ranking = assessor.rank(refs, images)
+    current.ranking_judgments = ranking.judgments
+    by_label = {img.label: c for img, c in zip(images, fresh, strict=True)}
+    assessments = [
+        Assessment(
+            candidate_id=by_label[ranked.label].id,
+            iteration=current.iteration,
+            score=ranked.score,
+            max_score=ranking.max_score,
+            element_scores=ranked.element_scores,
+            rationale=ranked.rationale,
+        )
+        for ranked in ranking.candidates
+    ]
+    round_best = by_label[ranking.best.label]
+    previous_best = state.get("best")
+    current.best_candidate, current.best_score = round_best.id, ranking.best.score
+    if previous_best is not None:
+        # Explain, in the assessor's own pairwise terms, how this round's best compares.
+        old = next(c for c in state["candidates"] if c.id == previous_best)
+        current.judgment = assessor.compare(
+            refs,
+            store.load(folder.root / old.file, old.sha256),
+            store.load(folder.root / round_best.file, round_best.sha256),
+        ).model_copy(update={"a": old.id, "b": round_best.id})
+    everyone = [*(a for a in state.get("assessments", []) if a.iteration != current.iteration), *assessments]
+    best = max(everyone, key=lambda a: a.score / a.max_score)
+    update = {"assessments": assessments, "iterations": [current], "best": best.candidate_id}
+    _save(runtime, state, update)
+    folder.log("assessed", iteration=current.iteration, best=best.candidate_id, score=best.score)
+    _emit(runtime, stage="assess", iteration=current.iteration, best=best.candidate_id, score=best.score)
+    return update
+
+
+def stop_reason(record: RunRecord) -> str | None:
+    """Why the loop should stop now, or None to refine and go again."""
+    best = record.assessment(record.best) if record.best else None
+    if best is not None and best.score / best.max_score * 5 >= record.target:
+        return f"target reached: best averages {best.score / best.max_score * 5:.2f}/5 per element"
+    if record.iterations[-1].iteration >= record.max_iterations:
+        return f"iteration limit ({record.max_iterations}) reached"
+    return None
+
+
+def route_after_assess(state: PersonalizeState) -> Literal["refine", "finish"]:
+    return "finish" if stop_reason(record_of(state)) else "refine"
+
+
+def refine(state: PersonalizeState) -> dict[str, Any]:
+    record = record_of(state)
+    assert record.profile is not None and record.best is not None
+    best = record.assessment(record.best)
+    last = record.iterations[-1]
+    scores = best.element_scores if best else {e: 0.0 for e in ELEMENTS}
+    # A generator that had to cut the prompt says so (params["prompt_used"]): keep weak elements in reach.
+    truncated = any("prompt_used" in c.params for c in record.candidates if c.iteration == last.iteration)
+    prompt = refine_prompt(record.subject, record.profile, last.emphasis, scores, truncated=truncated)
+    following = IterationRecord(
+        iteration=last.iteration + 1,
+        prompt=prompt.positive,
+        negative_prompt=prompt.negative,
+        emphasis=prompt.emphasis,
+    )
+    return {"iterations": [following]}
+
+
+def finish(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
+    reason = stop_reason(record_of(state))
+    update = {"finished": True, "stop_reason": reason}
+    _save(runtime, state, update)
+    RunFolder(state["run_dir"]).log("finished", reason=reason, best=state.get("best"))
+    return update

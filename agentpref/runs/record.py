@@ -1,0 +1,108 @@
+"""The run record: everything a personalisation run produced, as pydantic models.
+
+`summary.json` holds the whole `RunRecord` and the report is drawn from it; the folder
+that holds them is `agentpref.runs.folder`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentpref.judgment import Judgment
+from agentpref.profile import Element, UserProfile
+
+
+class Candidate(BaseModel):
+    """One generated image of a run and everything needed to reproduce it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    iteration: int
+    index: int
+    file: str = Field(description="path inside the run folder")
+    sha256: str
+    seed: int
+    prompt: str
+    negative_prompt: str | None = None
+    generator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Assessment(BaseModel):
+    """How one candidate scored against the person's profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidate_id: str
+    iteration: int
+    score: float
+    max_score: float
+    element_scores: dict[Element, float] = Field(default_factory=dict)
+    rationale: dict[Element, str] = Field(default_factory=dict)
+
+
+class IterationRecord(BaseModel):
+    """One round of generate -> assess: the prompt used and what came of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    iteration: int
+    prompt: str
+    negative_prompt: str
+    emphasis: dict[Element, int] = Field(default_factory=dict)
+    best_candidate: str | None = None
+    best_score: float | None = None
+    judgment: Judgment | None = Field(
+        None, description="this round's best (B) against the best before it (A)"
+    )
+    ranking_judgments: list[Judgment] = Field(
+        default_factory=list, description="the pairwise comparisons that ranked this round (model assessors)"
+    )
+
+
+class ReferenceInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str
+    path: str | None
+    sha256: str
+    liked: bool
+    prompt: str | None = None
+
+
+class RunRecord(BaseModel):
+    """Everything a run produced; summary.json holds it and the report is drawn from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str
+    assessor: str
+    generator: str
+    n: int
+    max_iterations: int
+    target: float = Field(description="stop when the best candidate averages this per element (0-5)")
+    seed: int
+    size: tuple[int, int]
+    references: list[ReferenceInfo] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    profile: UserProfile | None = None
+    candidates: list[Candidate] = Field(default_factory=list)
+    assessments: list[Assessment] = Field(default_factory=list)
+    iterations: list[IterationRecord] = Field(default_factory=list)
+    best: str | None = Field(None, description="id of the best candidate so far")
+    finished: bool = False
+    stop_reason: str | None = None
+
+    def candidate(self, candidate_id: str) -> Candidate:
+        return next(c for c in self.candidates if c.id == candidate_id)
+
+    def assessment(self, candidate_id: str) -> Assessment | None:
+        return next((a for a in self.assessments if a.candidate_id == candidate_id), None)
+
+
+def candidate_id(iteration: int, index: int) -> str:
+    return f"it{iteration:02d}-c{index:02d}"

@@ -1,0 +1,150 @@
+"""The pair sample: one person's references, a candidate pair and which candidate they prefer.
+
+Training builds them (`agentpref train`) and evaluation loads them from every benchmark
+format (`agentpref eval`); both use this one model. A sample holds image *paths*, never
+pixels, so a 10K-sample set costs a few MB; images are read when a judge needs them
+(`load_references`, `load_candidates`). The true profiles (`likes`, `dislikes`) are
+there when the data has them; a teacher's reasoning (`cot`) once annotated.
+
+A data set folder (what `agentpref train run` builds) is `samples-*.jsonl` shards named
+in a `manifest.json`, image paths relative to the folder (`load_samples`).
+
+>>> s = PairSample(sample_id="u1-0", user_id="u1", refs_liked=["l1.png", "l2.png"],
+...                refs_disliked=["d1.png"], image_a="a.png", image_b="b.png", answer="Image B")
+>>> t = s.swapped()
+>>> (t.image_a, t.image_b, t.winner, t.sample_id)
+('b.png', 'a.png', 'A', 'u1-0~swap')
+>>> s.with_references(1).refs_liked
+['l1.png']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentpref.errors import InputError
+from agentpref.images.refs import ImageRef, References
+from agentpref.io import read_jsonl, write_jsonl
+from agentpref.profile import Profile, UserProfile
+
+Answer = Literal["Image A", "Image B"]
+Winner = Literal["A", "B"]
+PairKind = Literal["contrast", "near", "imported"]
+SWAP_SUFFIX = "~swap"
+
+
+class PairSample(BaseModel):
+    """Would this person prefer image A or image B, given the images they liked and disliked?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_id: str = Field(description="unique within a data set; results are stored under it")
+    user_id: str | int = Field(description="str for our users; PreferThinker's data may use int")
+    split: str | None = Field(None, description="SP_ID, SP_OD, MP_ID, MP_OD, PICKAPIC, a folder's split...")
+    seen: bool | None = Field(None, description="whether training may see this user; None when unknown")
+    pair_kind: PairKind = "contrast"
+    prompt: str = Field("", description="the subject the candidates were generated from ('' when unknown)")
+    reference_prompts: list[str] = Field(default_factory=list, description="prompt i made reference i")
+    refs_liked: list[str] = Field(description="paths of the liked reference images, most relevant first")
+    refs_disliked: list[str] = Field(description="paths of the disliked reference images")
+    image_a: str
+    image_b: str
+    answer: Answer = Field(description="the candidate the person preferred")
+    likes: Profile | None = Field(None, description="the true liked profile, when the data has it")
+    dislikes: Profile | None = Field(None, description="the true disliked profile, when the data has it")
+    cot: str | None = Field(None, description="the assistant turn: teacher reasoning, or imported verbatim")
+    request_text: str | None = Field(None, description="an imported human turn, kept verbatim for re-export")
+    extra: dict[str, Any] = Field(default_factory=dict, description="unknown keys of an imported record")
+    k_group: str | None = Field(None, description="id of the top-k group's anchor pair (evaluation)")
+    k_rank: int = Field(0, ge=0, description="0: a pair of the data; > 0: an extra pair of a top-k group")
+
+    @property
+    def winner(self) -> Winner:
+        return "A" if self.answer == "Image A" else "B"
+
+    @property
+    def profile(self) -> UserProfile | None:
+        """The true profiles, or None when the data has none."""
+        if self.likes is None and self.dislikes is None:
+            return None
+        return UserProfile(likes=self.likes or Profile(), dislikes=self.dislikes or Profile())
+
+    @property
+    def n_references(self) -> int:
+        """References per side a judge sees (the smaller side: a pair needs both)."""
+        if not self.refs_disliked:
+            return len(self.refs_liked)
+        return min(len(self.refs_liked), len(self.refs_disliked))
+
+    def image_paths(self) -> list[str]:
+        return [*self.refs_liked, *self.refs_disliked, self.image_a, self.image_b]
+
+    def swapped(self) -> PairSample:
+        """The same pair with A and B exchanged (for position consistency); the answer follows."""
+        return self.model_copy(
+            update={
+                "sample_id": self.sample_id + SWAP_SUFFIX,
+                "image_a": self.image_b,
+                "image_b": self.image_a,
+                "answer": "Image B" if self.answer == "Image A" else "Image A",
+            }
+        )
+
+    def with_references(self, n: int) -> PairSample:
+        """At most `n` liked and `n` disliked references (the first ones); the id gets an "@n" suffix."""
+        if n < 1:
+            raise InputError(f"number of references must be >= 1, got {n}")
+        return self.model_copy(
+            update={
+                "sample_id": f"{self.sample_id}@{n}",
+                "refs_liked": self.refs_liked[:n],
+                "refs_disliked": self.refs_disliked[:n],
+                "reference_prompts": self.reference_prompts[:n],
+            }
+        )
+
+    def load_references(self, *, max_pixels: int | None = None) -> References:
+        """The reference images read now; ImageError (naming the file) when one cannot be read.
+
+        Unlike a person's own folder, a benchmark sample with a broken reference is a broken
+        sample, so nothing is skipped silently.
+        """
+        return References(
+            likes=[ImageRef.from_path(p, max_pixels=max_pixels) for p in self.refs_liked],
+            dislikes=[ImageRef.from_path(p, max_pixels=max_pixels) for p in self.refs_disliked],
+        )
+
+    def load_candidates(self, *, max_pixels: int | None = None) -> tuple[ImageRef, ImageRef]:
+        return (
+            ImageRef.from_path(self.image_a, max_pixels=max_pixels),
+            ImageRef.from_path(self.image_b, max_pixels=max_pixels),
+        )
+
+
+def read_samples(path: str | os.PathLike[str]) -> list[PairSample]:
+    """One shard; errors name the file, the line and the field."""
+    return read_jsonl(path, PairSample)
+
+
+def write_samples(path: str | os.PathLike[str], samples: Iterable[PairSample]) -> None:
+    """One sample per line, written atomically (a reader never sees half a shard)."""
+    write_jsonl(path, samples)
+
+
+def load_samples(root: str | os.PathLike[str]) -> list[PairSample]:
+    """Every sample of a data set folder, shard by shard (manifest order, else file-name order)."""
+    folder = Path(root)
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        files = [folder / s["file"] for s in json.loads(manifest.read_text())["shards"]]
+    else:
+        files = sorted(folder.glob("samples-*.jsonl"))
+    if not files:
+        raise InputError(f"{folder}: no samples-*.jsonl shards (build the dataset first)")
+    return [s for f in files for s in read_samples(f)]

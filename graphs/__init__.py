@@ -1,1 +1,0 @@
-"""LangGraph graphs of agentpref, installed as `agentpref.graphs`."""
