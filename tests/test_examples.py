@@ -96,37 +96,45 @@ def test_committed_images_stay_small() -> None:
     assert total < 1_500_000, f"example images take {total} bytes"
 
 
+# CPUs differ in the last bits of vectorised sin, cos and arctan2, so a pixel whose coordinate
+# lands within a few ulps of a shape's edge can take the other colour (2 of 147,456 pixels of
+# 04_op_checker on one machine). Such flips are a handful per image; any change a person could
+# see (a moved line, another colour, another seed) changes hundreds or thousands of pixels.
+FLIPPED_PIXELS_ALLOWED = 16
+
+
 def test_regeneration_matches_committed_images(regenerated: Path) -> None:
-    # Pixels and metadata must match exactly; the compressed bytes may differ only if a
-    # different zlib build encodes them (byte-identity within one environment is checked below).
     for folder in ("likes", "dislikes"):
         names = [p.name for p in _committed(folder)]
         assert sorted(p.name for p in (regenerated / folder).glob("*.png")) == names
         for name in names:
-            committed, fresh = EXAMPLES / folder / name, regenerated / folder / name
-            assert np.array_equal(_pixels(committed), _pixels(fresh)), f"{folder}/{name} pixels changed"
-            with Image.open(committed) as a, Image.open(fresh) as b:
+            committed, fresh = _pixels(EXAMPLES / folder / name), _pixels(regenerated / folder / name)
+            assert committed.shape == fresh.shape, f"{folder}/{name} changed size"
+            flipped = int((committed != fresh).any(axis=-1).sum())
+            assert flipped <= FLIPPED_PIXELS_ALLOWED, f"{folder}/{name}: {flipped} pixels changed"
+            with Image.open(EXAMPLES / folder / name) as a, Image.open(regenerated / folder / name) as b:
                 a.load()
                 b.load()
                 assert a.text == b.text, f"{folder}/{name} metadata changed"
 
 
-def test_regeneration_is_byte_identical(regenerated: Path, script: ModuleType, tmp_path: Path) -> None:
+def test_the_comparison_catches_a_real_change(regenerated: Path) -> None:
+    """A one-pixel shift of a picture is a change the check above must not let through."""
+    for folder in ("likes", "dislikes"):
+        for path in _committed(folder):
+            pixels = _pixels(path)
+            shifted = np.roll(pixels, 1, axis=1)
+            assert int((pixels != shifted).any(axis=-1).sum()) > FLIPPED_PIXELS_ALLOWED, path.name
+
+
+def test_regeneration_is_byte_identical_on_one_machine(
+    regenerated: Path, script: ModuleType, tmp_path: Path
+) -> None:
     written = script.main(tmp_path)
     assert len(written) == 12
     for path in written:
         rel = path.relative_to(tmp_path)
         assert path.read_bytes() == (regenerated / rel).read_bytes(), f"{rel} differs between two runs"
-    encoder_differs = []
-    for path in written:
-        rel = path.relative_to(tmp_path)
-        if path.read_bytes() != (EXAMPLES / rel).read_bytes():
-            if not np.array_equal(_pixels(path), _pixels(EXAMPLES / rel)):
-                pytest.fail(f"{rel}: regenerated pixels differ from the committed file")
-            encoder_differs.append(str(rel))
-    if encoder_differs:
-        # Same pixels and text, other compressed bytes: this Pillow/zlib build deflates differently.
-        pytest.skip(f"PNG encoder here differs from the one that wrote {encoder_differs}")
 
 
 def test_liked_set_is_less_saturated_and_less_detailed() -> None:

@@ -164,9 +164,9 @@ def _keywords(prompts: Sequence[str | None], vocab: Vocabulary, limit: int = 6) 
     counts: Counter[str] = Counter()
     for p in prompts:
         if p:
-            counts.update(
-                {w for w in re.findall(r"[a-z]{3,}", p.lower()) if w not in _STOPWORDS | term_words}
-            )
+            # Each word once per prompt, in reading order: ties keep the order words first appear in.
+            words = re.findall(r"[a-z]{3,}", p.lower())
+            counts.update(list(dict.fromkeys(w for w in words if w not in _STOPWORDS | term_words)))
     need = 2 if sum(1 for p in prompts if p) > 1 else 1
     return [w for w, n in counts.most_common() if n >= need][:limit]
 
