@@ -25,6 +25,12 @@ from agentpref.errors import InputError
 M = TypeVar("M", bound=BaseModel)
 
 
+def cache_dir() -> Path:
+    """`$AGENTPREF_CACHE` or ~/.cache/agentpref: where agentpref keeps what it builds or
+    downloads once (model weights, test fixtures, the vLLM CPU venv)."""
+    return Path(os.environ.get("AGENTPREF_CACHE") or Path.home() / ".cache" / "agentpref")
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
     path = Path(path)

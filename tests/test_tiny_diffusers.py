@@ -23,9 +23,9 @@ pytest.importorskip("diffusers")
 
 import torch
 
+from agentpref.io import cache_dir
 from agentpref.testing import tiny_diffusers
 from agentpref.testing.tiny_diffusers import FAMILIES, build_tiny_pipeline, recipe_key
-from agentpref.testing.vllm_cpu import cache_root
 
 PIPELINE_CLASS = {
     "sd": "StableDiffusionPipeline",
@@ -186,7 +186,7 @@ def test_flux_accepts_the_embeddings_of_its_own_encode_prompt(pipes: dict[str, A
 @pytest.mark.parametrize("family", FAMILIES)
 def test_build_is_cached_under_a_recipe_key_and_reused(family: str, request: pytest.FixtureRequest) -> None:
     folder: Path = request.getfixturevalue(f"tiny_{family}")
-    assert folder == cache_root() / "models" / f"tiny-{family}-{recipe_key(family)}"
+    assert folder == cache_dir() / "models" / f"tiny-{family}-{recipe_key(family)}"
     index = json.loads((folder / "model_index.json").read_text())
     assert index["_class_name"] == PIPELINE_CLASS[family]
     stamp = (folder / "model_index.json").stat().st_mtime_ns

@@ -23,9 +23,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from agentpref.cli.main import main
+from agentpref.io import cache_dir
 from agentpref.preferthinker.json_schema import json_to_layout
 from agentpref.preferthinker.parse import parse_judgment
-from agentpref.testing.vllm_cpu import cache_root, free_port, serve_cli_args, server_env, start_server
+from agentpref.testing.vllm_cpu import free_port, serve_cli_args, server_env, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ GARBAGE = FAST + "&structured=off&max_tokens=48&parse_retries=1"
 def served(tiny_qwen: Path):
     """`agentpref serve` running the tiny model; yields its assessor URI."""
     port = free_port()
-    log_path = cache_root() / "logs" / f"agentpref-serve-{port}.log"
+    log_path = cache_dir() / "logs" / f"agentpref-serve-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)  # a fresh machine has no cache folder yet
     log = log_path.open("wb")
     args = [

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 
 from agentpref.errors import BackendError
+from agentpref.io import cache_dir
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 
 if TYPE_CHECKING:
@@ -114,9 +115,7 @@ def load_sbert(model: str | None = None, device: str = "cpu") -> Any:
 
 
 def default_dreamsim_dir() -> Path:
-    from agentpref.testing.vllm_cpu import cache_root
-
-    return cache_root() / "dreamsim"
+    return cache_dir() / "dreamsim"
 
 
 def load_dreamsim(cache_dir: Path | None = None, dreamsim_type: str = "ensemble", device: str = "cpu") -> Any:

@@ -24,8 +24,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from agentpref.io import cache_dir
 from agentpref.testing.folders import build_atomically
-from agentpref.testing.vllm_cpu import cache_root
 
 Family = Literal["sd", "sdxl", "flux"]
 FAMILIES: tuple[Family, ...] = get_args(Family)
@@ -64,7 +64,7 @@ def recipe_key(family: Family) -> str:
 
 
 def default_path(family: Family) -> Path:
-    return cache_root() / "models" / f"tiny-{family}-{recipe_key(family)}"
+    return cache_dir() / "models" / f"tiny-{family}-{recipe_key(family)}"
 
 
 def is_pipeline_folder(path: Path) -> bool:

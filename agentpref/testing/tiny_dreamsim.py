@@ -28,8 +28,8 @@ import shutil
 from importlib.metadata import version
 from pathlib import Path
 
+from agentpref.io import cache_dir
 from agentpref.testing.folders import build_atomically
-from agentpref.testing.vllm_cpu import cache_root
 
 DREAMSIM_TYPE = "clip_vitb32"
 PRETRAIN_FILE = "clip_vitb32_pretrain.pth.tar"
@@ -50,7 +50,7 @@ def recipe_key() -> str:
 
 
 def default_path() -> Path:
-    return cache_root() / "models" / f"dreamsim-random-{recipe_key()}"
+    return cache_dir() / "models" / f"dreamsim-random-{recipe_key()}"
 
 
 def is_cache_folder(path: Path) -> bool:

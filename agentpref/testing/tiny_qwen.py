@@ -19,8 +19,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from agentpref.io import cache_dir
 from agentpref.testing.folders import build_atomically
-from agentpref.testing.vllm_cpu import cache_root
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -110,7 +110,7 @@ def recipe_key() -> str:
 
 
 def default_path() -> Path:
-    return cache_root() / "models" / f"tiny-qwen2.5-vl-{recipe_key()}"
+    return cache_dir() / "models" / f"tiny-qwen2.5-vl-{recipe_key()}"
 
 
 def is_model_folder(path: Path) -> bool:

