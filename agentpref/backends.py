@@ -237,8 +237,9 @@ def shared_generator(uri: str) -> Generator:
 
 def markdown_table() -> str:
     """The built-in backends as the README's table (a test keeps the README equal to it)."""
-    rows = ["| role | URI | runs on | what it is |", "|---|---|---|---|"]
+    rows = ["| role | URI | runs on | install | what it is |", "|---|---|---|---|---|"]
     for b in BACKENDS:
         default = " (default)" if DEFAULTS[b.kind] == b.scheme else ""
-        rows.append(f"| {b.kind} | `{b.uri}`{default} | {b.runs_on} | {b.help} |")
+        install = f"`pip install 'agentpref[{b.extra}]'`" if b.extra else "included"
+        rows.append(f"| {b.kind} | `{b.uri}`{default} | {b.runs_on} | {install} | {b.help} |")
     return "\n".join(rows)

@@ -1,0 +1,157 @@
+"""One table of backends: the README, the CLI's help and errors come from it, and plug-ins join it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agentpref.backends import BACKENDS, Backend, backends, load_assessor, load_generator, markdown_table
+from agentpref.cli.main import main
+from agentpref.errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_table_is_the_registry():
+    assert markdown_table() in (ROOT / "README.md").read_text()
+
+
+def test_cli_help_names_every_backend_of_its_kind():
+    help_text = " ".join(CliRunner().invoke(main, ["generate", "--help"]).output.split())
+    assert all(b.uri in help_text for b in BACKENDS)
+
+
+def test_an_unknown_uri_lists_what_is_available_here():
+    with pytest.raises(InputError) as info:
+        load_assessor("nope://x")
+    message = str(info.value)
+    assert "'nope://x'" in message
+    assert all(b.scheme in message for b in BACKENDS if b.kind == "assessor")
+    with pytest.raises(InputError, match="available here: painter"):
+        load_generator("features")
+
+
+def test_a_backend_whose_libraries_are_missing_says_how_to_install_them():
+    missing = Backend("ghost", "assessor", extra="ghost", needs=("agentpref_no_such_library",), factory="x:y")
+    assert not missing.installed
+    with pytest.raises(InputError, match=r"pip install 'agentpref\[ghost\]'"):
+        missing.load("")
+
+
+def test_backends_command_lists_the_table_as_json():
+    result = CliRunner().invoke(main, ["backends", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["uri"] for r in rows] == [b.uri for b in backends()]
+    assert {r["uri"]: r["installed"] for r in rows}["features"] is True
+
+
+PLUGIN = {
+    "pyproject.toml": """
+        [build-system]
+        requires = ["setuptools>=77"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "agentpref-coin"
+        version = "0.1.0"
+
+        [project.entry-points."agentpref.assessors"]
+        coin = "agentpref_coin:load_coin"
+
+        [project.entry-points."agentpref.generators"]
+        flat = "agentpref_coin:load_flat"
+    """,
+    "agentpref_coin.py": '''
+        """A third party's backends: a judge that always prefers A, a generator of flat grey images."""
+        from urllib.parse import parse_qsl
+
+        from PIL import Image
+
+        from agentpref.assessors.random import RandomAssessor
+        from agentpref.generators.base import GeneratedImage
+        from agentpref.judgment import Judgment
+
+
+        class AlwaysA(RandomAssessor):
+            name = "coin"
+
+            def compare(self, refs_or_profile, a, b):
+                return Judgment(winner="A", summary="always A", assessor=self.name)
+
+
+        class Flat:
+            name = "flat"
+
+            def __init__(self, grey=128):
+                self.grey = int(grey)
+
+            def generate(self, prompt, negative_prompt=None, n=1, seed=None, size=(64, 64), **_):
+                image = Image.new("RGB", size, (self.grey,) * 3)
+                first = seed or 0
+                return [GeneratedImage(image, first + i, prompt, negative_prompt, self.name) for i in range(n)]
+
+
+        def load_coin(rest, **options):
+            return AlwaysA()
+
+
+        def load_flat(rest, **options):
+            return Flat(**{**dict(parse_qsl(rest.lstrip("?"))), **options})
+    ''',
+}
+
+
+@pytest.mark.slow
+def test_a_plugin_package_installed_with_pip_is_loaded_by_its_uri(tmp_path, example_refs):
+    source = tmp_path / "plugin"
+    source.mkdir()
+    for name, text in PLUGIN.items():
+        (source / name).write_text(textwrap.dedent(text).lstrip())
+    site = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    def agentpref(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "agentpref.cli", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
+
+    listed = json.loads(agentpref("backends", "--json").stdout)
+    plugins = {r["uri"]: r for r in listed if r["runs_on"].startswith("plug-in")}
+    assert set(plugins) == {"coin", "flat"} and plugins["coin"]["runs_on"] == "plug-in (agentpref-coin)"
+    likes = sorted((example_refs / "likes").iterdir())
+    compared = agentpref(
+        "compare", "--refs", str(example_refs), str(likes[1]), str(likes[0]), "--assessor", "coin", "--json"
+    )
+    assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["winner"] == "A" and json.loads(compared.stdout)["assessor"] == "coin"
+    probe = (
+        "import agentpref; g = agentpref.load_generator('flat:?grey=7');"
+        "print(g.generate('x')[0].image.getpixel((0, 0)))"
+    )
+    made = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert made.stdout.strip() == "(7, 7, 7)", made.stderr
