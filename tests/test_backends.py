@@ -96,7 +96,7 @@ PLUGIN = {
             def generate(self, prompt, negative_prompt=None, n=1, seed=None, size=(64, 64), **_):
                 image = Image.new("RGB", size, (self.grey,) * 3)
                 first = seed or 0
-                return [GeneratedImage(image, first + i, prompt, negative_prompt, self.name) for i in range(n)]
+                return [GeneratedImage(image, first + i, prompt, negative_prompt, "flat") for i in range(n)]
 
 
         def load_coin(rest, **options):
