@@ -1,4 +1,4 @@
-"""Errors a user can act on. The CLI maps them to exit codes (see `EXIT_CODES`)."""
+"""Errors a user can act on. The CLI turns each into its `exit_code`: 2 bad input, 3 a backend failed."""
 
 from __future__ import annotations
 
@@ -39,6 +39,3 @@ class BackendError(AgentprefError, RuntimeError):
     """A backend (model server, generator, library) failed; the message names the backend."""
 
     exit_code = 3
-
-
-EXIT_CODES = {"ok": 0, "error": 1, "bad_input": 2, "backend_failure": 3}

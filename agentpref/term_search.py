@@ -15,26 +15,14 @@ import re
 from weakref import WeakKeyDictionary
 
 from agentpref.profile import Element
-from agentpref.vocabulary import Term, Vocabulary, load_vocabulary
+from agentpref.vocabulary import Term, Vocabulary, load_vocabulary, words
 
-_SPELLING = {
-    "grey": "gray",
-    "colour": "color",
-    "watercolour": "watercolor",
-    "greyscale": "grayscale",
-    "colours": "colors",
-    "coloured": "colored",
-}
 # Emphasis levels 0-3 as written before an element phrase in a prompt.
 EMPHASIS_PREFIXES = ("", "strongly ", "very strongly ", "above all ")
 # Longest prefix first, so "very strongly" is not read as "strongly".
 _EMPHASIS = sorted(
     ((p.strip(), level) for level, p in enumerate(EMPHASIS_PREFIXES) if p), key=lambda x: -len(x[0])
 )
-
-
-def _words(text: str) -> list[str]:
-    return [_SPELLING.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower())]
 
 
 _INDEXES: WeakKeyDictionary[Vocabulary, dict[tuple[str, ...], Term]] = WeakKeyDictionary()
@@ -46,7 +34,7 @@ def _index(vocab: Vocabulary) -> dict[tuple[str, ...], Term]:
         index: dict[tuple[str, ...], Term] = {}
         for term in vocab:
             for label in (term.name, *term.aliases):
-                key = tuple(_words(label))
+                key = tuple(words(label))
                 if key:
                     index.setdefault(key, term)
         _INDEXES[vocab] = index
@@ -67,13 +55,13 @@ def find_terms(text: str | None, vocab: Vocabulary | None = None) -> list[tuple[
     found: list[tuple[Term, int]] = []
     seen: set[str] = set()
     for phrase in re.split(r"[,;.\n]", text):
-        low = " ".join(_words(phrase))
+        tokens = words(phrase)
+        low = " ".join(tokens)
         level = next((lvl for prefix, lvl in _EMPHASIS if low.startswith(prefix)), 0)
-        words = low.split()
         i = 0
-        while i < len(words):
-            for n in range(min(longest, len(words) - i), 0, -1):
-                term = index.get(tuple(words[i : i + n]))
+        while i < len(tokens):
+            for n in range(min(longest, len(tokens) - i), 0, -1):
+                term = index.get(tuple(tokens[i : i + n]))
                 if term is not None:
                     if term.name not in seen:
                         seen.add(term.name)

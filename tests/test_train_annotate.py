@@ -12,6 +12,7 @@ import io
 
 from PIL import Image
 
+from agentpref.agreement import term_overlap
 from agentpref.assessors.vlm.base import ReasoningAssessor
 from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling
 from agentpref.errors import BackendError
@@ -22,7 +23,7 @@ from agentpref.preferthinker.prompts import WORKED_EXAMPLES
 from agentpref.preferthinker.requests import ImagePart, Request, TextPart
 from agentpref.profile import Profile, UserProfile
 from agentpref.train.annotate import TEACHER_HINT, TeacherJob, annotate, teacher_request
-from agentpref.train.quality import filter_annotations, profile_agreement, why_dropped
+from agentpref.train.quality import filter_annotations, why_dropped
 
 GOOD = WORKED_EXAMPLES[0]  # answer Image B, totals 11 vs 22
 TRUTH = GOOD.profile
@@ -119,9 +120,9 @@ def test_each_reason_to_drop_is_found_and_counted():
 
 
 def test_profile_agreement_normalises_terms_through_the_vocabulary():
-    assert profile_agreement(TRUTH, TRUTH) == 1.0
+    assert term_overlap(TRUTH, TRUTH) == 1.0
     near = TRUTH.model_copy(update={"likes": TRUTH.likes.model_copy(update={"color": ["pink tones"]})})
-    assert profile_agreement(near, TRUTH) == 1.0
+    assert term_overlap(near, TRUTH) == 1.0
     half = UserProfile(likes=TRUTH.likes, dislikes=Profile())
-    assert profile_agreement(half, TRUTH) == 0.5
+    assert term_overlap(half, TRUTH) == 0.5
     assert why_dropped(format_judgment(Judgment.model_validate(GOOD.model_dump())), "B", TRUTH) is None

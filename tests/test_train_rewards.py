@@ -24,20 +24,14 @@ from agentpref.judgment import Judgment
 from agentpref.preferthinker.layout import format_judgment
 from agentpref.preferthinker.prompts import WORKED_EXAMPLES
 from agentpref.profile import ELEMENTS, Profile, UserProfile
-from agentpref.train.rewards import (
-    RewardConfig,
-    accuracy_reward,
-    build_reward_functions,
-    format_reward,
-    ground_truth_profile,
-    prediction_reward,
-    reward_weights,
-)
+from agentpref.train.rewards import RewardConfig, build_reward_functions, ground_truth_profile, reward_weights
 from agentpref.vocabulary import load_vocabulary
 
 EXAMPLE = WORKED_EXAMPLES[0]  # its answer is Image B
 assert EXAMPLE.profile is not None
 TRUTH: UserProfile = EXAMPLE.profile
+# The paper's weights; with the image term off, nothing these tests ask needs a model.
+format_reward, accuracy_reward, prediction_reward = build_reward_functions(RewardConfig(image_term=False))
 
 
 def attributes(profile: Profile, medium_key: str = "ArtisticMedium") -> dict[str, str]:
@@ -217,7 +211,7 @@ def test_reward_functions_have_distinct_names_for_trl_logs() -> None:
 
 def test_importing_the_rewards_loads_no_heavy_library() -> None:
     code = (
-        "import sys, agentpref.train.rewards as r; r.format_reward(['x']);"
+        "import sys, agentpref.train.rewards as r; r.build_reward_functions()[0](['x']);"
         "heavy = ('torch', 'sentence_transformers', 'dreamsim', 'transformers');"
         "print([m for m in heavy if m in sys.modules])"
     )

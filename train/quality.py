@@ -2,9 +2,10 @@
 
 A chain of thought is kept for training only when it is well formed (PreferThinker's
 four blocks, strictly), reaches the right answer, has totals that add up and agree with
-that answer, and predicts profiles close to the ground truth. Closeness is the share of
-(side, element) slots where a predicted term names a ground-truth term after vocabulary
-normalisation, so "teal blue" matches "Teal": cheap, and no model needed.
+that answer, and predicts profiles close to the ground truth. Closeness is
+`agentpref.agreement.term_overlap`: the share of (side, element) slots where a predicted
+term names a ground-truth term after vocabulary normalisation, so "teal blue" matches
+"Teal": cheap, and no model needed.
 
 >>> from agentpref.preferthinker.prompts import WORKED_EXAMPLES
 >>> from agentpref.preferthinker.layout import format_judgment
@@ -21,10 +22,10 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
+from agentpref.agreement import term_overlap
 from agentpref.errors import ParseError
 from agentpref.preferthinker.parse import format_ok, parse_judgment
-from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
-from agentpref.vocabulary import load_vocabulary
+from agentpref.profile import UserProfile
 
 REASONS = ("no_text", "format", "wrong_answer", "inconsistent_totals", "profile_far")
 
@@ -38,28 +39,6 @@ class FilterReport(BaseModel):
     @property
     def total(self) -> int:
         return self.kept + sum(self.dropped.values())
-
-
-def _names(profile: Profile, element: Element) -> set[str]:
-    vocabulary = load_vocabulary()
-    names = set()
-    for term in profile.terms(element):
-        found = vocabulary.normalize(term, element)
-        names.add((found.name if found is not None else term).strip().lower())
-    return names
-
-
-def profile_agreement(predicted: UserProfile, truth: UserProfile) -> float:
-    """Share of (side, element) slots of the truth that the prediction names (0-1)."""
-    hits = slots = 0
-    for mine, real in ((predicted.likes, truth.likes), (predicted.dislikes, truth.dislikes)):
-        for element in ELEMENTS:
-            wanted = _names(real, element)
-            if not wanted:
-                continue
-            slots += 1
-            hits += bool(wanted & _names(mine, element))
-    return hits / slots if slots else 1.0
 
 
 def _normal_answer(answer: str) -> str:
@@ -82,7 +61,7 @@ def why_dropped(
         return "wrong_answer"
     if judgment.issues or judgment.total_a is None or judgment.total_b is None:
         return "inconsistent_totals"  # the parser lists sums that do not add up or disagree with the answer
-    if judgment.profile is None or profile_agreement(judgment.profile, truth) < min_agreement:
+    if judgment.profile is None or term_overlap(judgment.profile, truth) < min_agreement:
         return "profile_far"
     return None
 

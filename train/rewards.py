@@ -1,7 +1,8 @@
 """PreferThinker's mixed GRPO reward, with the similarity-aware prediction term switched on.
 
-Three plain functions with TRL's reward signature (`completions` plus dataset columns as
-keyword arguments, one float per completion), each already weighted as in PreferThinker:
+`build_reward_functions(config)` gives three plain functions with TRL's reward signature
+(`completions` plus dataset columns as keyword arguments, one float per completion), each
+already weighted as in PreferThinker:
 
 - `format_reward`: 0.3 when the whole completion is the four blocks (two profile tags,
   `<think>`, `<answer>`), else 0;
@@ -13,6 +14,7 @@ keyword arguments, one float per completion), each already weighted as in Prefer
 
 >>> from agentpref.preferthinker.layout import format_judgment
 >>> from agentpref.preferthinker.prompts import WORKED_EXAMPLES
+>>> format_reward, accuracy_reward, prediction_reward = build_reward_functions(RewardConfig(image_term=False))
 >>> perfect = format_judgment(WORKED_EXAMPLES[0])  # its answer is Image B
 >>> format_reward([perfect]), accuracy_reward([perfect], answer=["Image B"])
 ([0.3], [1.0])
@@ -28,7 +30,6 @@ keyword arguments, one float per completion), each already weighted as in Prefer
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -40,24 +41,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentpref.errors import InputError, ParseError
 from agentpref.preferthinker.parse import format_ok, parse_profile
 from agentpref.profile import ELEMENTS, Element, Profile, _split_terms
-from agentpref.train.similarity import ProfileSimilarity, profile_text
+from agentpref.train.similarity import ProfileSimilarity
 
 if TYPE_CHECKING:
     from agentpref.generators.base import Generator
-
-__all__ = [
-    "ProfileSimilarity",
-    "RewardConfig",
-    "RewardFn",
-    "accuracy_reward",
-    "build_reward_functions",
-    "completion_text",
-    "format_reward",
-    "ground_truth_profile",
-    "prediction_reward",
-    "profile_text",
-    "reward_weights",
-]
 
 RewardFn = Callable[..., list[float | None]]
 
@@ -230,39 +217,6 @@ def _prediction_rewards(
         None if row is None else weight * sum(0.0 if k is None else scores[k] for k in row) / len(row)
         for row in rows
     ]
-
-
-@functools.cache
-def _default_similarity() -> ProfileSimilarity:
-    return ProfileSimilarity(**_similarity_options(RewardConfig()))
-
-
-def format_reward(completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
-    """0.3 when the whole completion (trimmed) is PreferThinker's four blocks in order, else 0."""
-    return _format_rewards(completions, RewardConfig().format_weight)
-
-
-def accuracy_reward(completions: Sequence[Any], answer: Sequence[Any], **kwargs: Any) -> list[float | None]:
-    """1.0 when the last `<answer>` names the label ("Image A"/"A"/"image b"...), else 0 (broken text too)."""
-    return _accuracy_rewards(completions, answer, RewardConfig().accuracy_weight)
-
-
-def prediction_reward(
-    completions: Sequence[Any],
-    prefer_attributes: Sequence[Any] | None = None,
-    non_prefer_attributes: Sequence[Any] | None = None,
-    **kwargs: Any,
-) -> list[float | None]:
-    """0.7 x mean over both profiles of (0.5 SBERT + 0.5 DreamSim similarity), with `RewardConfig()`.
-
-    0 for a completion whose profiles cannot be parsed (a missing or empty side counts 0),
-    None (TRL skips it) for a row with no ground truth at all. The defaults need the
-    DreamSim "ensemble" weights; use `build_reward_functions` to configure.
-    """
-    similarity = _default_similarity()
-    return _prediction_rewards(
-        completions, prefer_attributes, non_prefer_attributes, similarity, RewardConfig().prediction_weight
-    )
 
 
 def _similarity_options(config: RewardConfig) -> dict[str, Any]:

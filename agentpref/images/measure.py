@@ -17,8 +17,6 @@ about the same (~20-30 ms). Results are cached per image content hash (`measure_
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from agentpref.lru import LRU
 from agentpref.vocabulary import load_vocabulary, srgb_to_lab
 
 if TYPE_CHECKING:
@@ -37,8 +36,8 @@ EDGE_THRESHOLD = 0.1
 PALETTE_SIZE = 5
 ORIENTATION_BINS = 12
 
-# Texture features, in the order of `Measurements.texture_vector()`; the features assessor
-# compares images on these (standardised by `TEXTURE_SCALES`).
+# Texture and layout features: the features assessor recognises a medium and a composition
+# from them (their prototypes are in agentpref.assessors.features.distances).
 TEXTURE_FEATURES: tuple[str, ...] = (
     "flat_fraction",
     "grain",
@@ -51,10 +50,6 @@ TEXTURE_FEATURES: tuple[str, ...] = (
     "hf_ratio",
     "paper_fraction",
 )
-# Typical within-treatment spread of each texture feature (measured on painter renders of
-# one treatment over many palettes and detail levels): differences are judged in these units.
-TEXTURE_SCALES: tuple[float, ...] = (0.12, 0.012, 0.1, 0.06, 0.08, 0.06, 0.8, 0.05, 0.04, 0.15)
-
 LAYOUT_FEATURES: tuple[str, ...] = (
     "band_ratio",
     "radial_ratio",
@@ -62,7 +57,6 @@ LAYOUT_FEATURES: tuple[str, ...] = (
     "symmetry",
     "region_scale",
 )
-LAYOUT_SCALES: tuple[float, ...] = (0.15, 0.15, 0.15, 0.15, 0.15)
 
 
 @dataclass(frozen=True)
@@ -98,13 +92,6 @@ class Measurements:
     def model_dump(self) -> dict[str, Any]:
         """Same as `to_dict` (the name pydantic users reach for)."""
         return self.to_dict()
-
-    def texture_vector(self) -> np.ndarray:
-        """Texture features divided by their typical spread (see `TEXTURE_SCALES`)."""
-        return np.array([self.texture[k] for k in TEXTURE_FEATURES]) / np.array(TEXTURE_SCALES)
-
-    def layout_vector(self) -> np.ndarray:
-        return np.array([self.layout[k] for k in LAYOUT_FEATURES]) / np.array(LAYOUT_SCALES)
 
     def palette_lab(self) -> tuple[np.ndarray, np.ndarray]:
         """(k, 3) CIELAB centres and their (k,) weights summing to 1."""
@@ -162,12 +149,6 @@ def edge_density(image: Image.Image) -> float:
     """The vocabulary's edge density: fraction of Sobel magnitudes > 0.1 at 256 px long side."""
     gx, gy = sobel(gray01(analysis_copy(image)))
     return float(np.mean(np.hypot(gx, gy) > EDGE_THRESHOLD))
-
-
-def saturation_lightness(image: Image.Image) -> tuple[float, float]:
-    """Mean HSV saturation and mean HSV value (the vocabulary's two Saturation quantities)."""
-    s, v = hsv_sv(np.asarray(analysis_copy(image), dtype=np.float32) / 255.0)
-    return float(s.mean()), float(v.mean())
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:
@@ -399,40 +380,35 @@ def _thumb_mag(thumb: np.ndarray) -> np.ndarray:
 
 
 class MeasurementCache:
-    """LRU of measurements keyed by image content hash (sha256), thread-safe.
+    """Measurements by image content hash (sha256), least recently used dropped first, thread-safe.
 
-    `calls` counts real measurements (misses), so callers and tests can see reuse.
+    `calls` counts real measurements (the misses) and `hits` the reuses, so callers and
+    tests can see reuse.
     """
 
     def __init__(
         self, maxsize: int = 512, measure_fn: Callable[[Image.Image], Measurements] = measure
     ) -> None:
-        self.maxsize = maxsize
-        self.calls = 0
-        self.hits = 0
         self._measure = measure_fn
-        self._items: OrderedDict[str, Measurements] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRU[str, Measurements] = LRU(maxsize)
+
+    @property
+    def calls(self) -> int:
+        return self._items.misses
+
+    @property
+    def hits(self) -> int:
+        return self._items.hits
 
     def get(self, ref: ImageRef) -> Measurements:
-        with self._lock:
-            found = self._items.get(ref.sha256)
-            if found is not None:
-                self._items.move_to_end(ref.sha256)
-                self.hits += 1
-                return found
-        result = self._measure(ref.image())
-        with self._lock:
-            self.calls += 1
-            self._items[ref.sha256] = result
-            self._items.move_to_end(ref.sha256)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
-        return result
+        found = self._items.get(ref.sha256)
+        if found is None:
+            found = self._measure(ref.image())
+            self._items.put(ref.sha256, found)
+        return found
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import base64
 import io
 import os
-from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image
 
 from agentpref.errors import ImageError, InputError
 from agentpref.images.refs import ImageRef, content_hash, read_image_file
+from agentpref.lru import LRU
 
 DEFAULT_CAPACITY = 512
 """Images kept (decoded pixels included); a 512 px RGB image costs about 0.8 MB."""
@@ -37,11 +37,8 @@ class ImageStore:
     """Validated images by sha256, least recently used dropped first, and their thumbnails."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        if capacity < 1:
-            raise ValueError(f"an ImageStore holds at least one image, not {capacity}")
-        self.capacity = capacity
-        self._images: OrderedDict[str, ImageRef] = OrderedDict()
-        self._thumbnails: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._images: LRU[str, ImageRef] = LRU(capacity)
+        self._thumbnails: LRU[tuple[str, int], str] = LRU(2 * capacity)  # a report uses two sizes
 
     def __len__(self) -> int:
         return len(self._images)
@@ -53,19 +50,11 @@ class ImageStore:
         """Keep `ref`; an image with the same content already kept is returned instead."""
         kept = self._images.get(ref.sha256)
         if kept is None:
-            self._images[ref.sha256] = kept = ref
-            while len(self._images) > self.capacity:
-                dropped, _ = self._images.popitem(last=False)
-                for key in [k for k in self._thumbnails if k[0] == dropped]:
-                    del self._thumbnails[key]
-        self._images.move_to_end(ref.sha256)
-        return kept
+            self._images.put(ref.sha256, ref)
+        return kept or ref
 
     def get(self, sha256: str) -> ImageRef | None:
-        ref = self._images.get(sha256)
-        if ref is not None:
-            self._images.move_to_end(sha256)
-        return ref
+        return self._images.get(sha256)
 
     def load(self, path: str | os.PathLike[str], sha256: str | None = None) -> ImageRef:
         """The image in `path`, decoded only if this content was never seen.
@@ -97,13 +86,13 @@ class ImageStore:
             buffer = io.BytesIO()
             thumb.save(buffer, format="JPEG", quality=85)
             url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-            self._thumbnails[key] = url
+            self._thumbnails.put(key, url)
         return url
 
     def thumbnail_of_file(self, path: str | os.PathLike[str], sha256: str | None, size: int = 256) -> str:
         """`thumbnail` of an image file, or "" when it cannot be read (a report still renders)."""
-        if sha256 is not None and (sha256, size) in self._thumbnails:
-            return self._thumbnails[(sha256, size)]
+        if sha256 is not None and (url := self._thumbnails.get((sha256, size))) is not None:
+            return url
         try:
             return self.thumbnail(self.load(path, sha256), size)
         except (ImageError, InputError, OSError):

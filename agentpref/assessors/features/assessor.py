@@ -41,6 +41,7 @@ from agentpref.errors import InputError
 from agentpref.images.measure import MeasurementCache, Measurements
 from agentpref.images.refs import ImageLike, ImageRef, References
 from agentpref.judgment import DimensionScore, Judgment, RankedCandidate, Ranking
+from agentpref.preferthinker.layout import format_judgment
 from agentpref.profile import ELEMENTS, Element, UserProfile
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary
 
@@ -299,7 +300,7 @@ class FeaturesAssessor(SyncAssessor):
             issues=issues,
             assessor=self.name,
         )
-        judgment.raw_text = _layout(judgment)
+        judgment.raw_text = format_judgment(judgment)  # the same answer in PreferThinker's layout
         return judgment
 
     def rank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking:
@@ -321,14 +322,6 @@ class FeaturesAssessor(SyncAssessor):
         ]
         return Ranking(candidates=ranked, profile=target.profile, assessor=self.name, max_score=MAX_SCORE)
 
-
-def _layout(judgment: Judgment) -> str | None:
-    """The judgment in PreferThinker's output layout, when the reasoning module is available."""
-    try:
-        from agentpref.preferthinker.layout import format_judgment
-    except ImportError:
-        return None
-    return format_judgment(judgment)
 
 
 def from_uri(rest: str, **options: Any) -> FeaturesAssessor:

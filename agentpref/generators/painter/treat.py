@@ -216,11 +216,6 @@ TREATMENTS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndar
     "mosaic": _mosaic,
 }
 
-# Treatments whose look survives a little blur or added grain; the others (hard edges,
-# blocks, lines) reach a detail level only through the composition's complexity.
-SOFT_TREATMENTS = frozenset({"watercolor", "impasto", "airbrush", "photographic"})
-
-
 def treat(treatment: str, base: np.ndarray, complexity: float, rng: np.random.Generator) -> np.ndarray:
     """Apply one treatment: uint8 (h, w, 3) -> float32 (h, w, 3) in 0..1."""
     return TREATMENTS[treatment](base, float(np.clip(complexity, 0, 1)), rng)
