@@ -156,3 +156,30 @@ def test_a_failed_run_resumes_from_another_working_directory(example_refs, tmp_p
     assert record.finished and [c.id for c in record.candidates] == ["it01-c00", "it01-c01"]
     assert _generated(tmp_path / "run") == ["it01-c00", "it01-c01"]
     assert not (elsewhere / "run").exists()
+
+
+def test_a_three_round_run_decodes_each_image_once(example_refs, tmp_path, monkeypatch):
+    """References are decoded when loaded and never again; each candidate at most once (the
+    report's thumbnails come from the same pixels)."""
+    from click.testing import CliRunner
+
+    from agentpref.cli.main import main
+    from agentpref.images import refs
+
+    decoded: list[str] = []
+    real = refs.decode_image
+
+    def counting(data, source, max_pixels):
+        decoded.append(Path(source).name)
+        return real(data, source, max_pixels)
+
+    monkeypatch.setattr(refs, "decode_image", counting)
+    args = ["generate", "--refs", str(example_refs), "--prompt", "a harbour", "-n", "2", "--iterations", "3"]
+    result = CliRunner().invoke(
+        main, [*args, "--target", "5", "--size", "96x96", "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 0, result.output
+    references = sorted(p.name for p in example_refs.rglob("*.png"))
+    candidates = [f"it0{i}-c0{j}.png" for i in (1, 2, 3) for j in (0, 1)]
+    assert sorted(d for d in decoded if d in references) == references  # each once
+    assert sorted(decoded) == sorted([*references, *candidates])  # and each candidate once

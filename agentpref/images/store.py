@@ -63,8 +63,8 @@ class ImageStore:
         content): a file changed since is an `InputError` naming it.
         """
         p = Path(path).expanduser()
-        if sha256 is not None and (kept := self.get(sha256)) is not None and kept.path == p:
-            return kept  # the same file read before: skip even the hashing
+        if sha256 is not None and (kept := self.get(sha256)) is not None:
+            return kept if kept.path == p else kept.renamed(p)  # known content: not even read again
         data = read_image_file(p)
         digest = content_hash(data)
         if sha256 is not None and digest != sha256:
