@@ -141,3 +141,65 @@ def test_generate_json_reports_the_run(example_refs, tmp_path):
     summary = json.loads(result.stdout)
     assert Path(summary["report"]).is_file() and summary["best"] and len(summary["candidates"]) == 2
     assert "does not draw the prompt's subject" in result.stderr
+
+
+# --- results on stdout, progress and notes on stderr ---------------------------------------------
+
+
+def test_profile_piped_is_tab_separated_lines_on_stdout(example_refs):
+    result = _invoke("profile", "--refs", str(example_refs))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Element\tLikes\tDislikes"
+    assert [line.split("\t")[0] for line in lines[1:6]] == [
+        "Art Styles",
+        "Color",
+        "Artistic Medium",
+        "Saturation",
+        "Detail",
+    ]
+    assert all(len(line.split("\t")) == 3 for line in lines)
+
+
+def test_compare_prints_scores_and_the_winner_with_its_path_on_stdout(example_refs, tmp_path):
+    a = sorted((example_refs / "likes").iterdir())[0]
+    b = sorted((example_refs / "dislikes").iterdir())[0]
+    result = _invoke("compare", "--refs", str(example_refs), str(a), str(b))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t") == ["Element", "A", "B", "Why A", "Why B"] and len(lines) == 8
+    assert lines[-1] == f"winner: A {a}"
+
+
+def test_rank_tells_apart_two_files_with_one_name(example_refs, tmp_path):
+    for folder, source in (("x", "likes"), ("y", "dislikes")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(sorted((example_refs / source).iterdir())[0], tmp_path / folder / "q.png")
+    result = _invoke(
+        "rank", "--refs", str(example_refs), str(tmp_path / "y/q.png"), str(tmp_path / "x/q.png")
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:]]
+    assert [row[2] for row in rows] == [str(tmp_path / "x/q.png"), str(tmp_path / "y/q.png")]
+
+
+def test_generate_prints_the_best_image_and_the_report_on_stdout(example_refs, tmp_path):
+    out = tmp_path / "run"
+    result = _invoke(
+        "generate", "--refs", str(example_refs), "--prompt", "a lighthouse", "-n", "1", "--iterations", "1",
+        "--size", "64x64", "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    best, report = result.stdout.splitlines()
+    assert best.startswith(f"best: {out / 'images' / 'it01-c00.png'} (score ")
+    assert report == f"report: {out / 'report.html'}"
+    assert "profile predicted" in result.stderr  # progress goes to stderr
+
+
+def test_a_terminal_gets_a_table_that_shows_file_names_as_text(monkeypatch, capsys):
+    from agentpref.cli import common
+
+    monkeypatch.setattr(common, "stdout_is_terminal", lambda: True)
+    common.print_table("Ranking", ["#", "Image"], [["1", "[bold red]x[/].png"]])
+    shown = capsys.readouterr().out
+    assert "[bold red]x[/].png" in shown and "Ranking" in shown and "┃" in shown
