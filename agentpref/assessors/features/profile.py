@@ -216,14 +216,9 @@ def _side(
         f" vs {np.mean([m.edge_density for m in other]):.3f}" if other else ""
     )
     # Medium: the treatment the textures show; a medium named in prompts with that treatment wins.
-    votes: Counter[str] = Counter()
-    for m in own:
-        p = treatment_probabilities(m)
-        votes.update({k: x / n for k, x in p.items()})
-    treatment, t_share = votes.most_common(1)[0] if votes else ("flat", 0.0)
-    named = _terms_named(own_prompts, vocab, Element.ARTISTIC_MEDIUM)
+    treatment, t_share = _vote(own, treatment_probabilities, "flat")
     medium, conf[Element.ARTISTIC_MEDIUM], evidence[Element.ARTISTIC_MEDIUM] = _choose(
-        named,
+        _terms_named(own_prompts, vocab, Element.ARTISTIC_MEDIUM),
         vocab,
         Element.ARTISTIC_MEDIUM,
         lambda t: t.treatment == treatment,
@@ -231,13 +226,9 @@ def _side(
         f"texture looks like {TREATMENT_WORDS[treatment]} ({t_share:.0%})",
         n,
     )
-    fam_votes: Counter[str] = Counter()
-    for m in own:
-        fam_votes.update({k: x / n for k, x in family_probabilities(m).items()})
-    family, f_share = fam_votes.most_common(1)[0] if fam_votes else ("abstract", 0.0)
-    named = _terms_named(own_prompts, vocab, Element.ART_STYLES)
+    family, f_share = _vote(own, family_probabilities, "abstract")
     style, conf[Element.ART_STYLES], evidence[Element.ART_STYLES] = _choose(
-        named,
+        _terms_named(own_prompts, vocab, Element.ART_STYLES),
         vocab,
         Element.ART_STYLES,
         lambda t: t.family == family,
@@ -255,6 +246,16 @@ def _side(
         confidence=conf,
         evidence=evidence,
     )
+
+
+def _vote(
+    own: Sequence[Measurements], probabilities: Callable[[Measurements], dict[str, float]], default: str
+) -> tuple[str, float]:
+    """The class (treatment, composition family) the images favour on average, and its mean probability."""
+    votes: Counter[str] = Counter()
+    for m in own:
+        votes.update({k: x / len(own) for k, x in probabilities(m).items()})
+    return votes.most_common(1)[0] if votes else (default, 0.0)
 
 
 def _choose(
