@@ -10,13 +10,12 @@ metadata already exist (from a killed attempt) is reused, never generated again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
 from agentpref.assessors.base import Assessor
-from agentpref.backends import load_assessor, load_generator
+from agentpref.backends import shared_assessor, shared_generator
 from agentpref.errors import ParseError
 from agentpref.generators.base import Generator
 from agentpref.images.refs import References, content_hash, load_references
@@ -43,29 +42,23 @@ SEED_STRIDE = 1000
 _SHARED_IMAGES = ImageStore()  # for runs without a Context (a served graph)
 
 
-@cache
-def _assessor_for(uri: str) -> Assessor:
-    return load_assessor(uri)
-
-
-@cache
-def _generator_for(uri: str) -> Generator:
-    return load_generator(uri)
-
-
 def _context(runtime: Runtime[Context] | None) -> Context | None:
     return runtime.context if runtime is not None else None
 
 
 def _assessor(runtime: Runtime[Context] | None, state: PersonalizeState) -> Assessor:
     ctx = _context(runtime)
-    return ctx.assessor if ctx is not None and ctx.assessor is not None else _assessor_for(state["assessor"])
+    return (
+        ctx.assessor if ctx is not None and ctx.assessor is not None else shared_assessor(state["assessor"])
+    )
 
 
 def _generator(runtime: Runtime[Context] | None, state: PersonalizeState) -> Generator:
     ctx = _context(runtime)
     return (
-        ctx.generator if ctx is not None and ctx.generator is not None else _generator_for(state["generator"])
+        ctx.generator
+        if ctx is not None and ctx.generator is not None
+        else shared_generator(state["generator"])
     )
 
 

@@ -323,7 +323,6 @@ class FeaturesAssessor(SyncAssessor):
         return Ranking(candidates=ranked, profile=target.profile, assessor=self.name, max_score=MAX_SCORE)
 
 
-
 def from_uri(rest: str, **options: Any) -> FeaturesAssessor:
     """The `features` backend: no argument; options are `FeaturesAssessor`'s keyword arguments."""
     if rest:

@@ -216,6 +216,7 @@ TREATMENTS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndar
     "mosaic": _mosaic,
 }
 
+
 def treat(treatment: str, base: np.ndarray, complexity: float, rng: np.random.Generator) -> np.ndarray:
     """Apply one treatment: uint8 (h, w, 3) -> float32 (h, w, 3) in 0..1."""
     return TREATMENTS[treatment](base, float(np.clip(complexity, 0, 1)), rng)
