@@ -1,0 +1,96 @@
+"""The run folder: what a personalisation run leaves behind, and how it is written.
+
+    RUN/
+      images/it01-c00.png   each candidate, named by iteration and index
+      images/it01-c00.json  how to make it again (seed, prompt, generator params)
+      profile.json          the predicted UserProfile
+      judgments.jsonl       one line per assessed candidate, then the pairwise judgments
+                            (iteration bests, then the comparisons that ranked each round)
+      summary.json          the whole RunRecord (what the report is drawn from)
+      report.html           self-contained report
+      events.jsonl          append-only log of what happened, for audits and tests
+      checkpoints.sqlite    LangGraph checkpoints: `--resume` continues from here
+
+Every file but events.jsonl is written atomically (temp file + rename), so a killed run
+never leaves a half-written image or JSON that a resumed run would trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from agentpref.io import write_atomic
+from agentpref.runs.record import Candidate, RunRecord
+
+
+class RunFolder:
+    """Paths and writers of one run folder."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints.sqlite"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    def image(self, cid: str) -> Path:
+        return self.root / "images" / f"{cid}.png"
+
+    def image_meta(self, cid: str) -> Path:
+        return self.root / "images" / f"{cid}.json"
+
+    def has_run(self) -> bool:
+        return self.checkpoints.exists()
+
+    def load_candidate(self, cid: str) -> Candidate | None:
+        """A candidate a previous (possibly killed) attempt finished, or None."""
+        image, meta = self.image(cid), self.image_meta(cid)
+        if not (image.exists() and meta.exists()):
+            return None
+        try:
+            return Candidate.model_validate_json(meta.read_text())
+        except ValueError:
+            return None  # unreadable metadata: make the candidate again
+
+    def save_candidate(self, candidate: Candidate, png: bytes) -> None:
+        # Image first, metadata second: metadata present means the image is complete.
+        write_atomic(self.root / candidate.file, png)
+        write_atomic(self.image_meta(candidate.id), candidate.model_dump_json(indent=2))
+
+    def log(self, event: str, **fields: Any) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"time": round(time.time(), 3), "event": event, **fields})
+        with open(self.root / "events.jsonl", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def events(self) -> list[dict[str, Any]]:
+        path = self.root / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def write_record(self, record: RunRecord) -> None:
+        """profile.json, judgments.jsonl and summary.json, each derived from the record."""
+        if record.profile is not None:
+            write_atomic(self.root / "profile.json", record.profile.model_dump_json(indent=2))
+        lines = [json.dumps({"kind": "assessment", **a.model_dump(mode="json")}) for a in record.assessments]
+        lines += [
+            json.dumps({"kind": "judgment", "iteration": it.iteration, **it.judgment.model_dump(mode="json")})
+            for it in record.iterations
+            if it.judgment is not None
+        ]
+        lines += [
+            json.dumps({"kind": "ranking-judgment", "iteration": it.iteration, **j.model_dump(mode="json")})
+            for it in record.iterations
+            for j in it.ranking_judgments
+        ]
+        write_atomic(self.root / "judgments.jsonl", "".join(line + "\n" for line in lines))
+        write_atomic(self.root / "summary.json", record.model_dump_json(indent=2))
