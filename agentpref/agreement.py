@@ -118,6 +118,6 @@ class ProfileAgreement:
             return {}
         vectors = self.embed([p for _, p, _ in pairs] + [t for _, _, t in pairs])
         sums: dict[str, list[float]] = {}
-        for i, (element, _, _) in enumerate(pairs):
-            sums.setdefault(element, []).append(_clamp(float(np.dot(vectors[i], vectors[i + len(pairs)]))))
-        return {element: sum(v) / len(v) for element, v in sums.items()}
+        for i, (name, _, _) in enumerate(pairs):
+            sums.setdefault(name, []).append(_clamp(float(np.dot(vectors[i], vectors[i + len(pairs)]))))
+        return {name: sum(v) / len(v) for name, v in sums.items()}

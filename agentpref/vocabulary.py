@@ -112,9 +112,9 @@ class Term(BaseModel):
 
 
 class Embedder(Protocol):
-    """Anything with sentence-transformers' `encode(list[str]) -> array (n, dim)`."""
+    """Anything with sentence-transformers' `encode(list[str], **options) -> array (n, dim)`."""
 
-    def encode(self, sentences: list[str]) -> Any: ...
+    def encode(self, sentences: list[str], **options: Any) -> Any: ...
 
 
 def srgb_to_lab(rgb: Any) -> np.ndarray:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from agentpref.errors import InputError
 from agentpref.io import write_atomic
+from agentpref.profile import UserProfile
 from agentpref.samples import PairSample, load_samples
 from agentpref.train.annotate import Annotation, AnnotationCost, TeacherJob, annotate
 from agentpref.train.quality import FilterReport, why_dropped
@@ -76,6 +77,13 @@ def _annotations(path: Path) -> dict[str, Annotation]:
     }
 
 
+def _truth(sample: PairSample) -> UserProfile:
+    """The sample's true profiles, which a teacher is shown and its answer is checked against."""
+    if sample.profile is None:
+        raise InputError(f"sample {sample.sample_id}: no true profiles (likes, dislikes) to annotate against")
+    return sample.profile
+
+
 def _annotate(
     settings: PipelineSettings, data: Path, samples: list[PairSample], log: Callable[[str], None]
 ) -> Any:
@@ -97,7 +105,7 @@ def _annotate(
             [ref(p) for p in s.refs_disliked],
             ref(s.image_a),
             ref(s.image_b),
-            s.profile,
+            _truth(s),
             s.answer,
         )
 
@@ -153,7 +161,7 @@ def run_pipeline(settings: PipelineSettings, log: Callable[[str], None] = print)
     reasons: dict[str, int] = {}
     for s in training:
         a = annotations.get(s.sample_id)
-        reason = why_dropped(a.text if a else None, s.answer, s.profile, min_agreement=settings.min_agreement)
+        reason = why_dropped(a.text if a else None, s.answer, _truth(s), min_agreement=settings.min_agreement)
         if reason is None:
             kept.append(s.model_copy(update={"cot": a.text if a else None}))
         else:

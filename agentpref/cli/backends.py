@@ -17,22 +17,17 @@ def backends(as_json: bool) -> None:
     and whether its libraries are installed here (plug-ins included)."""
     from agentpref.backends import backends as known
 
-    rows = [
-        {
-            "role": b.kind,
-            "uri": b.uri,
-            "runs_on": b.runs_on,
-            "extra": b.extra,
-            "installed": b.installed,
-            "help": b.help,
-        }
-        for b in known()
-    ]
+    entries = known()
     if as_json:
+        rows = [
+            {"role": b.kind, "uri": b.uri, "runs_on": b.runs_on, "extra": b.extra, "installed": b.installed,
+             "help": b.help}
+            for b in entries
+        ]  # fmt: skip
         click.echo(json.dumps(rows))
         return
-    table = []
-    for row in rows:
-        ready = "yes" if row["installed"] else f"pip install 'agentpref[{row['extra']}]'"
-        table.append([row["role"], row["uri"], row["runs_on"], ready, row["help"].replace("**", "")])
+    table = [
+        [b.kind, b.uri, b.runs_on, "yes" if b.installed else f"pip install 'agentpref[{b.extra}]'", b.help]
+        for b in entries
+    ]
     print_table("Backends", ["Role", "URI", "Runs on", "Installed", "What it is"], table)

@@ -69,7 +69,7 @@ def with_top_k(samples: Sequence[PairSample], k_max: int, per_user: int = 1) -> 
     """
     if k_max < 2 or per_user < 1:
         return list(samples)
-    by_user: dict[str, list[PairSample]] = defaultdict(list)
+    by_user: dict[str | int, list[PairSample]] = defaultdict(list)
     for s in samples:
         by_user[s.user_id].append(s)
     anchors: dict[str, PairSample] = {}

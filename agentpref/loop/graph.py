@@ -19,7 +19,7 @@ from agentpref.loop import nodes
 from agentpref.loop.state import Context, PersonalizeState
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[PersonalizeState, Context, PersonalizeState, PersonalizeState]:
     builder = StateGraph(PersonalizeState, context_schema=Context)
     builder.add_node("predict_profile", nodes.predict_profile)
     builder.add_node("compose_prompt", nodes.compose_prompt)

@@ -138,16 +138,18 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
             folder.log("reused", id=cid)
         else:
             seed = state["seed"] + current.iteration * SEED_STRIDE + index
+
+            def on_step(step: int, steps: int, cid: str = cid) -> None:
+                _emit(runtime, stage="denoise", candidate=cid, step=step, steps=steps)
+
             [image] = generator.generate(
                 current.prompt,
                 negative_prompt=current.negative_prompt or None,
                 n=1,
                 seed=seed,
-                size=tuple(state["size"]),
+                size=(state["size"][0], state["size"][1]),
                 profile=state["profile"],
-                on_step=lambda step, steps, cid=cid: _emit(
-                    runtime, stage="denoise", candidate=cid, step=step, steps=steps
-                ),
+                on_step=on_step,
             )
             png = image.png_bytes()
             candidate = Candidate(

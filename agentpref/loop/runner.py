@@ -18,8 +18,9 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import StateGraph
@@ -29,8 +30,9 @@ from pydantic import BaseModel
 from agentpref.errors import InputError
 
 EventCallback = Callable[[str, dict[str, Any]], None]
+Graph = StateGraph[Any, Any, Any, Any]
 CHECKPOINTS = "checkpoints.sqlite"
-THREAD = {"configurable": {"thread_id": "run"}}
+THREAD: RunnableConfig = {"configurable": {"thread_id": "run"}}
 
 
 def state_types(schema: Any) -> list[tuple[str, str]]:
@@ -66,13 +68,13 @@ def has_run(run_dir: str | Path) -> bool:
 
 
 @contextmanager
-def _compiled(builder: StateGraph, run_dir: Path) -> Iterator[CompiledStateGraph]:
+def _compiled(builder: Graph, run_dir: Path) -> Iterator[CompiledStateGraph]:
     serde = JsonPlusSerializer(allowed_msgpack_modules=state_types(builder.state_schema))
     with closing(sqlite3.connect(run_dir / CHECKPOINTS, check_same_thread=False)) as conn:
         yield builder.compile(checkpointer=SqliteSaver(conn, serde=serde))
 
 
-def saved_state(builder: StateGraph, run_dir: str | Path) -> dict[str, Any]:
+def saved_state(builder: Graph, run_dir: str | Path) -> dict[str, Any]:
     """The state a run folder's last checkpoint holds; InputError when there is none."""
     run_dir = Path(run_dir)
     if not has_run(run_dir):
@@ -85,7 +87,7 @@ def saved_state(builder: StateGraph, run_dir: str | Path) -> dict[str, Any]:
 
 
 def run_graph(
-    builder: StateGraph,
+    builder: Graph,
     run_dir: str | Path,
     inputs: Mapping[str, Any] | None,
     *,
@@ -109,7 +111,7 @@ def run_graph(
         state = dict(inputs)
     run_dir.mkdir(parents=True, exist_ok=True)
     with _compiled(builder, run_dir) as app:
-        config = {**THREAD, "recursion_limit": recursion_limit(state)}
+        config: RunnableConfig = {**THREAD, "recursion_limit": recursion_limit(state)}
         for mode, chunk in app.stream(
             None if inputs is None else dict(inputs),
             config,
@@ -120,8 +122,8 @@ def run_graph(
             if on_event is None:
                 continue
             if mode == "custom":
-                on_event("progress", chunk)
+                on_event("progress", cast(dict[str, Any], chunk))
             else:
-                for node, update in chunk.items():
+                for node, update in cast(dict[str, Any], chunk).items():
                     on_event("node", {"node": node, "update": update})
         return dict(app.get_state(THREAD).values)

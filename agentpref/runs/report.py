@@ -12,11 +12,11 @@ from html import escape
 from pathlib import Path
 
 from agentpref.images.store import ImageStore
+from agentpref.io import write_atomic
 from agentpref.judgment import Judgment
 from agentpref.profile import ELEMENTS, Profile
-from agentpref.runs.record import Assessment, Candidate, RunRecord
 from agentpref.runs.folder import RunFolder
-from agentpref.io import write_atomic
+from agentpref.runs.record import Assessment, Candidate, RunRecord
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -69,7 +69,8 @@ def _references(record: RunRecord, images: ImageStore) -> str:
     for liked, title in ((True, "Liked"), (False, "Disliked")):
         refs = [r for r in record.references if r.liked == liked]
         thumbs = "".join(
-            f'<img src="{images.thumbnail_of_file(r.path, r.sha256, 128)}" title="{escape(r.label)}" alt="{escape(r.label)}">'
+            f'<img src="{images.thumbnail_of_file(r.path, r.sha256, 128)}" '
+            f'title="{escape(r.label)}" alt="{escape(r.label)}">'
             for r in refs
             if r.path
         )
@@ -107,8 +108,9 @@ def _candidate_card(folder: RunFolder, record: RunRecord, candidate: Candidate, 
     score = f"{assessment.score:.1f}/{assessment.max_score:.0f}" if assessment else "not assessed"
     href = escape(candidate.file, quote=True)
     notes = "".join(f'<p class="muted small">{escape(n)}</p>' for n in candidate.notes)
+    thumbnail = images.thumbnail_of_file(folder.root / candidate.file, candidate.sha256, 320)
     return (
-        f'<div class="card{best}"><a href="{href}"><img src="{images.thumbnail_of_file(folder.root / candidate.file, candidate.sha256, 320)}" '
+        f'<div class="card{best}"><a href="{href}"><img src="{thumbnail}" '
         f'alt="{escape(candidate.id)}"></a>'
         f"<p><b>{escape(candidate.id)}</b>{' ★ best' if best else ''} — score {score}<br>"
         f'<span class="small muted">seed {candidate.seed} · {escape(candidate.generator)}{_params(candidate)}'
