@@ -1,4 +1,5 @@
-"""What every `agentpref` command shares: error handling, JSON output, sizes, the console.
+"""What every `agentpref` command shares: errors turned into exit codes, `--json`, results on
+stdout (`print_table`), the `--refs`/`--dislikes` and backend options, sizes, the stderr console.
 
 Kept light: `agentpref --help` imports this module.
 """
