@@ -59,22 +59,19 @@ class ImageStore:
     def load(self, path: str | os.PathLike[str], sha256: str | None = None) -> ImageRef:
         """The image in `path`, decoded only if this content was never seen.
 
-        With `sha256`, the file must still hold that content (a run refers to its images by
-        content): a file changed since is an `InputError` naming it.
+        A run refers to its images by content: with `sha256`, content already in memory is
+        used without reading the file, and a file read must still hold that content (else an
+        `InputError` names it). The same picture under another name shares the pixels.
         """
         p = Path(path).expanduser()
-        if sha256 is not None and (kept := self.get(sha256)) is not None:
-            return kept if kept.path == p else kept.renamed(p)  # known content: not even read again
-        data = read_image_file(p)
-        digest = content_hash(data)
-        if sha256 is not None and digest != sha256:
-            raise InputError(f"{p}: the file changed since the run started (its content hash differs)")
-        kept = self.get(digest)
-        if kept is not None and kept.path == p:
-            return kept
-        if kept is not None:  # same picture under another name: share the pixels, keep the name
-            return kept.renamed(p)
-        return self.add(ImageRef(data, path=p))
+        kept = self.get(sha256) if sha256 is not None else None
+        if kept is None:
+            data = read_image_file(p)
+            digest = content_hash(data)
+            if sha256 is not None and digest != sha256:
+                raise InputError(f"{p}: the file changed since the run started (its content hash differs)")
+            kept = self.get(digest) or self.add(ImageRef(data, path=p))
+        return kept if kept.path == p else kept.renamed(p)
 
     def thumbnail(self, ref: ImageRef, size: int = 256) -> str:
         """A JPEG thumbnail fitting in size x size, as a data URL; made once per image and size."""
