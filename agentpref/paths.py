@@ -1,0 +1,1 @@
+"""Paths that come from data files: resolved, and kept inside the folder they belong to."""
