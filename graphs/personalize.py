@@ -1,9 +1,12 @@
 """The personalisation loop, compiled for `langgraph dev` (see langgraph.json).
 
-The graph itself is built in `agentpref.loop.graph`; the LangGraph server adds its own
-checkpointer. Backends come from the URIs in the run's input (default: the embedded ones).
+Callers of a server are not trusted: the graph is `agentpref.loop.served`'s guarded one.
+Callers name images inside the server's image folder and backends by the names the
+server's configuration offers; each thread writes only its own run folder. Configure it
+with `$AGENTPREF_SERVE_CONFIG` (a JSON `ServerConfig`) or `$AGENTPREF_SERVE_ROOT`
+(default ./served, holding images/ and runs/). The LangGraph server adds its checkpointer.
 """
 
-from agentpref.loop.graph import build_graph
+from agentpref.loop.served import build_served_graph
 
-graph = build_graph().compile()
+graph = build_served_graph().compile()

@@ -10,7 +10,7 @@ the run folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -18,15 +18,23 @@ from langgraph.graph import END, START, StateGraph
 from agentpref.loop import nodes
 from agentpref.loop.state import Context, PersonalizeState
 
+Node = Callable[..., Any]
 
-def build_graph() -> StateGraph[PersonalizeState, Context, PersonalizeState, PersonalizeState]:
+
+def build_graph(
+    wrap: Callable[[Node], Node] | None = None,
+) -> StateGraph[PersonalizeState, Context, PersonalizeState, PersonalizeState]:
+    """The loop's graph; `wrap` (if given) wraps every node, e.g. the served graph's guard."""
     builder = StateGraph(PersonalizeState, context_schema=Context)
-    builder.add_node("predict_profile", nodes.predict_profile)
-    builder.add_node("compose_prompt", nodes.compose_prompt)
-    builder.add_node("generate", nodes.generate)
-    builder.add_node("assess", nodes.assess)
-    builder.add_node("refine", nodes.refine)
-    builder.add_node("finish", nodes.finish)
+    for node in (
+        nodes.predict_profile,
+        nodes.compose_prompt,
+        nodes.generate,
+        nodes.assess,
+        nodes.refine,
+        nodes.finish,
+    ):
+        builder.add_node(node.__name__, wrap(node) if wrap else node)
     builder.add_edge(START, "predict_profile")
     builder.add_edge("predict_profile", "compose_prompt")
     builder.add_edge("compose_prompt", "generate")
