@@ -22,21 +22,25 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentpref.errors import InputError
 from agentpref.images.refs import ImageRef, References
-from agentpref.io import read_jsonl, write_jsonl
+from agentpref.io import describe_validation, read_jsonl, write_jsonl
+from agentpref.paths import inside_root
 from agentpref.profile import Profile, UserProfile
 
 Answer = Literal["Image A", "Image B"]
 Winner = Literal["A", "B"]
 PairKind = Literal["contrast", "near", "imported"]
 SWAP_SUFFIX = "~swap"
+MAX_JSON_BYTES = 256 * 2**20
+"""Largest JSON data file read whole (PreferImg-Bench's largest split is a few MB)."""
 
 
 class PairSample(BaseModel):
@@ -137,12 +141,67 @@ def write_samples(path: str | os.PathLike[str], samples: Iterable[PairSample]) -
     write_jsonl(path, samples)
 
 
+class _Shard(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    file: str = Field(min_length=1)
+
+
+class ShardList(BaseModel):
+    """What `load_samples` reads of a data set's manifest.json (train/ writes the rest)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    shards: list[_Shard]
+
+
+def read_json(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Any:
+    """A JSON data file read whole: InputError naming the file when it is unreadable, over
+    `max_bytes` (default `MAX_JSON_BYTES`), not UTF-8, not JSON or nested too deeply to parse."""
+    p, cap = Path(path), MAX_JSON_BYTES if max_bytes is None else max_bytes
+    try:
+        info = p.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise InputError(f"{p}: not a regular file")
+        if info.st_size > cap:
+            raise InputError(
+                f"{p}: {info.st_size / 2**20:.1f} MB, over the {cap / 2**20:g} MB limit of a JSON file"
+            )
+        with p.open("rb") as f:
+            data = f.read(cap + 1)  # bounded even if the file grows meanwhile
+        if len(data) > cap:
+            raise InputError(f"{p}: grew over the {cap / 2**20:g} MB limit of a JSON file while read")
+        text = data.decode("utf-8")
+        return json.loads(text)
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{p}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except ValueError as exc:  # e.g. an integer over Python's 4,300-digit conversion limit
+        raise InputError(f"{p}: not JSON ({exc})") from None
+    except RecursionError:  # json's parser recurses once per bracket
+        raise InputError(f"{p}: JSON nested too deeply to read") from None
+
+
 def load_samples(root: str | os.PathLike[str]) -> list[PairSample]:
-    """Every sample of a data set folder, shard by shard (manifest order, else file-name order)."""
+    """Every sample of a data set folder, shard by shard (manifest order, else file-name order).
+
+    Shards named by the manifest must be inside the folder (InputError naming the manifest).
+    """
     folder = Path(root)
     manifest = folder / "manifest.json"
     if manifest.exists():
-        files = [folder / s["file"] for s in json.loads(manifest.read_text())["shards"]]
+        try:
+            shards = ShardList.model_validate(read_json(manifest)).shards
+        except ValidationError as exc:
+            field, reason = describe_validation(exc)
+            raise InputError(f"{manifest}: field {field!r}: {reason}") from None
+        files = [
+            inside_root(s.file, folder, where=f"{manifest}: field 'shards[{i}].file'")
+            for i, s in enumerate(shards)
+        ]
     else:
         files = sorted(folder.glob("samples-*.jsonl"))
     if not files:

@@ -484,3 +484,65 @@ def test_eval_sample_swap_and_reference_count() -> None:
     assert s.n_references == 2
     with pytest.raises(InputError):
         s.with_references(0)
+
+
+# --- JSON data files read whole ---------------------------------------------------------------------
+
+
+def test_json_nested_too_deeply_names_the_file(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    bench_file = tmp_path / "SP_ID.json"
+    bench_file.write_text(deep)
+    with pytest.raises(InputError, match=r"SP_ID\.json: JSON nested too deeply"):
+        load_eval_data(bench_file)
+    folder = make_user(tmp_path / "people", "ana", {})
+    (folder / "manifest.json").write_text('{"pairs": ' + deep + "}")
+    with pytest.raises(InputError, match=r"ana/manifest\.json: JSON nested too deeply"):
+        load_eval_data(tmp_path / "people")
+    (folder / "manifest.json").write_text(
+        deep
+    )  # the data-set probe reads it too, then the user reader names it
+    with pytest.raises(InputError, match=r"ana/manifest\.json: JSON nested too deeply"):
+        load_eval_data(folder)
+
+
+def test_a_json_integer_too_long_to_convert_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "SP_ID.json"
+    path.write_text("[" + "7" * 5000 + "]")
+    with pytest.raises(InputError, match=r"SP_ID\.json: not JSON \(Exceeds the limit"):
+        load_eval_data(path)
+
+
+def test_json_over_the_size_cap_names_the_file(tmp_path: Path, bench: tuple[Path, Path], monkeypatch) -> None:
+    import agentpref.samples
+
+    path, images = bench
+    monkeypatch.setattr(agentpref.samples, "MAX_JSON_BYTES", 1000)
+    with pytest.raises(InputError, match=r"SP_OD\.json: .* MB, over the .* MB limit of a JSON file"):
+        load_eval_data(path, image_root=images)
+
+
+def test_a_broken_data_set_manifest_names_the_file(tmp_path: Path) -> None:
+    from agentpref.samples import load_samples
+
+    root = make_synthetic(tmp_path / "ds")
+    (root / "manifest.json").write_text('{"shards": [')
+    with pytest.raises(InputError, match=r"ds/manifest\.json: not JSON"):
+        load_samples(root)
+    (root / "manifest.json").write_text('{"shards": [{"name": "x"}]}')
+    with pytest.raises(InputError, match=r"ds/manifest\.json: field 'shards\[0\]\.file': Field required"):
+        load_samples(root)
+
+
+def test_preferimg_bench_answers_read_as_preferthinker_jsonl_reads_them(tmp_path: Path) -> None:
+    """One reading of the format: the bare answers the JSONL reader takes are the ones this loader takes."""
+    write_images(tmp_path, ["a.png", "b.png", "l.png"])
+    answers = ["Image A", " image b. ", "A", "<answer>Image B</answer>"]
+    records = [
+        {**bench_record(0, text), "imageA": "a.png", "imageB": "b.png", "prefered_images": ["l.png"],
+         "non_prefered_images": []}
+        for text in answers
+    ]  # fmt: skip
+    path = tmp_path / "SP_ID.json"
+    path.write_text(json.dumps(records))
+    assert [s.winner for s in load_preferimg_bench(path)] == ["A", "B", "A", "B"]

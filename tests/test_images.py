@@ -497,3 +497,51 @@ def test_load_images_keeps_order_and_reports_bad_files(tmp_path: Path) -> None:
     refs, skipped = load_images([a, bad, str(folder), a])
     assert [r.label for r in refs] == ["c1.png", "m1.webp", "m2.png", "c1.png"]
     assert len(skipped) == 1 and skipped[0].source == str(bad)
+
+
+def test_a_symbolic_link_loop_is_named_as_one(tmp_path: Path) -> None:
+    loop = tmp_path / "likes" / "loop.png"
+    loop.parent.mkdir()
+    loop.symlink_to(loop.name)
+    with pytest.raises(ImageError, match=r"loop\.png: symbolic link loop"):
+        ImageRef.from_path(loop)
+    save(tmp_path / "likes" / "ok.png")
+    refs = load_references(tmp_path / "likes")
+    assert [(e.source, e.reason) for e in refs.skipped] == [(str(loop), "symbolic link loop")]
+    with pytest.raises(ImageError, match="file does not exist"):
+        ImageRef.from_path(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("size", [(0, 0), (0, 5), (5, 0)])
+def test_an_image_without_pixels_is_an_image_error(size: tuple[int, int]) -> None:
+    with pytest.raises(ImageError, match=rf"empty\.png: image is {size[0]}x{size[1]}: it has no pixels"):
+        ImageRef.from_pil(Image.new("RGB", size), "empty.png")
+    with pytest.raises(ImageError, match="no pixels"):
+        ImageRef.coerce(Image.new("RGB", size))
+
+
+def test_misused_arguments_give_clear_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(
+        InputError, match=r"likes: expected a folder, an image or a list of images, got NoneType"
+    ):
+        load_references(None)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"dislikes: expected .* got dict"):
+        load_references([save(tmp_path / "a.png")], {"x": 1})  # type: ignore[arg-type]
+    # a bare string is one folder or file, never iterated character by character
+    with pytest.raises(InputError, match=r"images: 'dir' is not an existing folder or image file"):
+        load_images("dir")
+    folder = tmp_path / "cands"
+    save(folder / "q1.png", color=(1, 2, 3))
+    save(folder / "q2.png", color=(3, 2, 1))
+    assert [r.label for r in load_images(str(folder))[0]] == ["q1.png", "q2.png"]
+    assert [r.label for r in load_images(folder / "q2.png")[0]] == ["q2.png"]
+
+
+def test_load_references_reports_progress(tmp_path: Path) -> None:
+    for i in range(3):
+        save(tmp_path / "likes" / f"l{i}.png", color=(i, 40, 40))
+    save(tmp_path / "dislikes" / "d.png", color=(9, 9, 9))
+    (tmp_path / "likes" / "bad.png").write_text("not an image")
+    calls: list[tuple[int, int]] = []
+    refs = load_references(tmp_path, on_progress=lambda done, total: calls.append((done, total)))
+    assert len(refs.all) == 4 and calls == [(n, 5) for n in range(6)]  # skipped files count as done

@@ -89,6 +89,7 @@ def _annotate(
 ) -> Any:
     from agentpref.backends import load_assessor
     from agentpref.images.refs import ImageRef
+    from agentpref.paths import inside_root
 
     path = settings.out / "annotations.jsonl"
     done = _annotations(path)
@@ -97,7 +98,8 @@ def _annotate(
 
     def job(s: PairSample) -> TeacherJob:
         def ref(p: str) -> ImageRef:
-            return ImageRef.from_path(data / p)
+            # The data set names its images; none may lead the teacher's requests out of its folder.
+            return ImageRef.from_path(inside_root(p, data, where=f"{s.sample_id}: image {p!r}"))
 
         return TeacherJob(
             s.sample_id,

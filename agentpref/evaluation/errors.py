@@ -10,7 +10,18 @@ from pydantic import ValidationError
 
 from agentpref.errors import InputError
 from agentpref.io import describe_validation
+from agentpref.paths import inside_root
 from agentpref.samples import PairSample
+
+
+def location(path: str | os.PathLike[str], index: int | None = None, field: str | None = None) -> str:
+    """The start of every message about a record: "file: record i: field 'f'"."""
+    where = str(path)
+    if index is not None:
+        where += f": record {index}"
+    if field:
+        where += f": field {field!r}"
+    return where
 
 
 class LoadError(InputError):
@@ -19,13 +30,22 @@ class LoadError(InputError):
     def __init__(
         self, path: str | os.PathLike[str], reason: str, *, index: int | None = None, field: str | None = None
     ) -> None:
-        where = str(path)
-        if index is not None:
-            where += f": record {index}"
-        if field:
-            where += f": field {field!r}"
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{location(path, index, field)}: {reason}")
         self.path, self.index, self.field, self.reason = str(path), index, field, reason
+
+
+def image_path(
+    value: str,
+    root: Path,
+    *,
+    source: str | os.PathLike[str],
+    index: int | None,
+    field: str,
+    allow_outside: bool,
+) -> str:
+    """An image path written in a data file, resolved under `root` (RefusedPathError outside it)."""
+    where = location(source, index, field)
+    return str(inside_root(value, root, where=where, allow_outside=allow_outside))
 
 
 def from_validation(path: str | os.PathLike[str], index: int | None, exc: ValidationError) -> LoadError:

@@ -3,16 +3,23 @@
 Columns: `user_id`, `reference_list` (liked references), `reference_list_bad` (disliked),
 `reference_prompt_list`, `image0`, `image1`, `prompt`, `label0` (1: image0 preferred,
 0: image1 preferred, 0.5: a tie, skipped since neither answer is right). Image cells are
-raw bytes (their release), paths (relative to the file's folder) or Hugging Face image
-structs `{"bytes": ..., "path": ...}`. Bytes are written once into a cache folder named
-by content hash next to the file, so samples hold paths and a rerun writes nothing.
+raw bytes (their release), paths (relative to the image root: `image_root`, else the
+file's folder; refused outside it) or Hugging Face image structs `{"bytes": ..., "path": ...}`.
+Bytes are written once into a cache folder named by content hash next to the file, so
+samples hold paths and a rerun writes nothing.
 
-Pickles run code when read: load only files you trust (the same holds for their eval.py).
+Parquet is the format to exchange. A pickle can run any code when read, so pickles are
+read with `SplitUnpickler`, which rebuilds only the pandas, numpy and pyarrow objects a
+DataFrame of this format is made of (listed in `ALLOWED_GLOBALS`, found by pickling such
+frames with pandas 1-3 and recording what they reference) and refuses any other global,
+naming it. `trust_pickle=True` (`--trust-pickle`) reads with pandas' own unpickler instead,
+for a file you trust that references something else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 from pathlib import Path
@@ -20,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agentpref.evaluation.errors import LoadError, check_files, from_validation
+from agentpref.evaluation.errors import LoadError, check_files, from_validation, image_path
 from agentpref.samples import PairSample
 
 log = logging.getLogger(__name__)
@@ -104,13 +111,101 @@ class _Cache:
         return str(target)
 
 
-def _read_frame(path: Path) -> Any:
+_TRUST_HINT = (
+    "save the split as parquet (frame.to_parquet(...)), or, if you trust this file, "
+    "pass --trust-pickle (trust_pickle=True in Python)"
+)
+
+ALLOWED_GLOBALS = frozenset(
+    {
+        # builtins as protocols 0-5 name them
+        ("builtins", "slice"),
+        ("builtins", "bytearray"),
+        ("__builtin__", "slice"),
+        ("__builtin__", "bytearray"),
+        ("_codecs", "encode"),  # bytes in protocols < 3
+        ("copyreg", "_reconstructor"),  # objects in protocols < 2
+        # numpy 1 and 2 arrays, dtypes and scalars
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.core.numeric", "_frombuffer"),
+        # the frame, its block manager and indexes (pandas 3 names, then pandas 1-2 names)
+        ("pandas", "DataFrame"),
+        ("pandas", "Index"),
+        ("pandas", "RangeIndex"),
+        ("pandas", "StringDtype"),
+        ("pandas.arrays", "ArrowStringArray"),
+        ("pandas.arrays", "StringArray"),
+        ("pandas.core.frame", "DataFrame"),
+        ("pandas.core.indexes.base", "Index"),
+        ("pandas.core.indexes.base", "_new_Index"),
+        ("pandas.core.indexes.range", "RangeIndex"),
+        ("pandas.core.indexes.numeric", "Int64Index"),
+        ("pandas.core.internals.managers", "BlockManager"),
+        ("pandas.core.internals.blocks", "new_block"),
+        ("pandas._libs.internals", "_unpickle_block"),
+        ("pandas.core.arrays.string_", "StringDtype"),
+        ("pandas.core.arrays.string_", "StringArray"),
+        ("pandas.core.arrays.string_arrow", "ArrowStringArray"),
+        # pandas 3's str columns hold pyarrow arrays
+        ("pyarrow.lib", "type_for_alias"),
+        ("pyarrow.lib", "py_buffer"),
+        ("pyarrow.lib", "_restore_array"),
+    }
+)
+
+
+def _restore_checked_array(data: Any) -> Any:
+    """pyarrow's own restore, then a full validation: crafted offsets must not read out of bounds."""
+    from pyarrow.lib import _restore_array
+
+    array = _restore_array(data)
+    array.validate(full=True)
+    return array
+
+
+def _split_unpickler(path: Path, data: bytes) -> Any:
+    """An unpickler of `data` that resolves only `ALLOWED_GLOBALS` (pandas' compatibility
+    unpickler underneath, so files from older pandas load as `pd.read_pickle` loads them)."""
+    from pandas.compat.pickle_compat import Unpickler
+
+    class SplitUnpickler(Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) not in ALLOWED_GLOBALS:
+                reason = (
+                    f"refused to unpickle: the file references {module}.{name}, which a DataFrame "
+                    f"of this format never holds (a pickle can run code when read); {_TRUST_HINT}"
+                )
+                raise LoadError(path, reason)
+            if (module, name) == ("pyarrow.lib", "_restore_array"):
+                return _restore_checked_array
+            return super().find_class(module, name)
+
+    return SplitUnpickler(io.BytesIO(data))
+
+
+def _unpickle(path: Path, trust_pickle: bool) -> Any:
+    import pandas as pd
+
+    if trust_pickle:
+        return pd.read_pickle(path)
+    return _split_unpickler(path, path.read_bytes()).load()
+
+
+def _read_frame(path: Path, trust_pickle: bool) -> Any:
     import pandas as pd
 
     if not path.is_file():
         raise LoadError(path, "no such file")
     try:
-        frame = pd.read_parquet(path) if path.suffix.lower() in _PARQUET else pd.read_pickle(path)
+        frame = pd.read_parquet(path) if path.suffix.lower() in _PARQUET else _unpickle(path, trust_pickle)
+    except LoadError:
+        raise
     except Exception as exc:
         kind = "parquet" if path.suffix.lower() in _PARQUET else "pickled"
         raise LoadError(path, f"cannot read as a {kind} DataFrame ({type(exc).__name__}: {exc})") from None
@@ -130,13 +225,20 @@ def load_pickapic_split(
     split: str = "PICKAPIC",
     cache_dir: str | os.PathLike[str] | None = None,
     check_images: bool = True,
+    image_root: str | os.PathLike[str] | None = None,
+    allow_outside_root: bool = False,
+    trust_pickle: bool = False,
 ) -> list[PairSample]:
     """Pick-a-Pic per-user rows -> samples (ties skipped); records are numbered by row position.
 
-    Image bytes go to `cache_dir` (default: `<file stem>.images/` next to the file).
+    Image bytes go to `cache_dir` (default: `<file stem>.images/` next to the file). Path
+    cells are relative to `image_root` (default: the file's folder) and refused outside it
+    unless `allow_outside_root`. `trust_pickle` lifts the restriction on what a pickle may
+    hold (see the module's notes).
     """
     source = Path(path)
-    frame = _read_frame(source)
+    root = Path(image_root) if image_root is not None else source.parent
+    frame = _read_frame(source, trust_pickle)
     cache = _Cache(Path(cache_dir) if cache_dir else source.with_name(source.stem + ".images"), source)
     samples, ties = [], 0
     for i, raw in enumerate(frame[list(COLUMNS)].to_dict("records")):
@@ -155,7 +257,9 @@ def load_pickapic_split(
         def resolve(cell: ImageCell, field: str, i: int = i) -> str:
             if isinstance(cell, bytes):
                 return cache.put(cell, i, field)
-            return str(source.parent / cell)
+            return image_path(
+                cell, root, source=source, index=i, field=field, allow_outside=allow_outside_root
+            )
 
         sample = PairSample(
             sample_id=f"{split}-{i:05d}",

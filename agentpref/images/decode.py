@@ -132,6 +132,8 @@ def decode_image(data: bytes, source: str, max_pixels: int) -> tuple[Image.Image
             raise ImageError(source, f"{_CORRUPT} ({type(exc).__name__}: {exc})") from None
     with im:
         width, height = im.size
+        if width < 1 or height < 1:
+            raise ImageError(source, f"image is {width}x{height}: it has no pixels")
         if width * height > max_pixels:
             raise ImageError(source, too_many_pixels(width, height, max_pixels))
         fmt = im.format or "PNG"

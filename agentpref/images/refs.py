@@ -10,10 +10,12 @@ time and not deep inside a model call. Every way an image can be unusable raises
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import os
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,7 @@ from agentpref.images.decode import (
     too_many_pixels,
 )
 from agentpref.images.metadata import read_sidecar
+from agentpref.paths import RefusedPathError, inside_root
 
 if TYPE_CHECKING:
     from agentpref.images.store import ImageStore
@@ -50,18 +53,24 @@ def content_hash(data: bytes) -> str:
 def read_image_file(path: Path, max_bytes: int | None = None) -> bytes:
     """The bytes of an image file, bounded by `max_bytes` even if the file grows while read.
 
-    Raises `ImageError` naming the file when it is missing, a folder, not a regular file,
-    too large or unreadable.
+    Raises `ImageError` naming the file when it is missing, a symbolic link loop, a folder,
+    not a regular file, too large or unreadable.
     """
     cap = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     try:
-        if not path.exists():
-            raise ImageError(str(path), "file does not exist")
-        if path.is_dir():
+        try:
+            info = path.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ImageError(str(path), "symbolic link loop") from None
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise ImageError(str(path), "file does not exist") from None
+            raise
+        if stat.S_ISDIR(info.st_mode):
             raise ImageError(str(path), "is a folder, not an image file")
-        if not path.is_file():
+        if not stat.S_ISREG(info.st_mode):
             raise ImageError(str(path), "not a regular file")
-        size = path.stat().st_size
+        size = info.st_size
         if size > cap:
             raise ImageError(str(path), f"file is {size / 2**20:.1f} MB, over the {cap / 2**20:g} MB limit")
         with path.open("rb") as f:
@@ -162,6 +171,8 @@ class ImageRef:
     ) -> ImageRef:
         """Wrap an in-memory image (e.g. a generator's output); its bytes are a PNG of the RGB pixels."""
         limit = max_pixels_limit(max_pixels)
+        if img.width < 1 or img.height < 1:
+            raise ImageError(name or "image", f"image is {img.width}x{img.height}: it has no pixels")
         if img.width * img.height > limit:
             raise ImageError(name or "image", too_many_pixels(img.width, img.height, limit))
         if getattr(img, "n_frames", 1) > 1:
@@ -308,11 +319,48 @@ def _require_folder(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _sources(spec: str | os.PathLike[str] | Sequence[ImageLike]) -> list[ImageLike]:
-    """A folder -> its image files; a list -> itself."""
-    if isinstance(spec, (str, os.PathLike)):
-        return list(_image_files(_require_folder(spec)))
-    return list(spec)
+def image_list(value: object, *, what: str = "images") -> list[ImageLike]:
+    """`value` as a list of images, for any call that takes several.
+
+    A list or other iterable is taken as is; one path, bytes, PIL image or ImageRef becomes
+    a list of one (a folder: its image files). A string that names no existing folder or
+    file, None, or a mapping is an `InputError` naming `what` and the value, never a string
+    iterated character by character.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        p = Path(value).expanduser()
+        if p.is_dir():
+            return list(_image_files(p))
+        if p.is_file():
+            return [value]
+        raise InputError(
+            f"{what}: {os.fspath(value)!r} is not an existing folder or image file (pass a list of images)"
+        )
+    if isinstance(value, (bytes, Image.Image, ImageRef)):
+        return [value]
+    if isinstance(value, (bytearray, memoryview)):
+        return [bytes(value)]
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        return list(value)
+    raise InputError(f"{what}: expected a folder, an image or a list of images, got {type(value).__name__}")
+
+
+def _folder_images(
+    folder: Path, root: Path, allow_outside: bool, skipped: list[ImageError]
+) -> tuple[list[Path], int]:
+    """Image files of a reference folder, and how many were listed; a symbolic link that leads
+    out of `root` is skipped with the reason (unless `allow_outside`): the folder may come
+    from someone else, and its images are sent to the judge."""
+    listed = _image_files(folder)
+    kept = []
+    for p in listed:
+        try:
+            inside_root(p.name, root, base=folder, where=str(p), allow_outside=allow_outside)
+        except RefusedPathError as exc:
+            skipped.append(ImageError(str(p), exc.reason))
+            continue
+        kept.append(p)
+    return kept, len(listed)
 
 
 def _load_all(
@@ -321,6 +369,7 @@ def _load_all(
     seen: dict[str, ImageRef] | None,
     max_pixels: int | None,
     store: ImageStore | None,
+    tick: Callable[[], None] = lambda: None,
 ) -> list[ImageRef]:
     refs: list[ImageRef] = []
     for source in sources:
@@ -333,6 +382,8 @@ def _load_all(
         except ImageError as exc:
             skipped.append(exc)
             continue
+        finally:
+            tick()
         if seen is not None:
             if ref.sha256 in seen:
                 skipped.append(
@@ -350,6 +401,8 @@ def load_references(
     *,
     max_pixels: int | None = None,
     store: ImageStore | None = None,
+    allow_outside_root: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> References:
     """Load liked (and optionally disliked) reference images.
 
@@ -357,52 +410,71 @@ def load_references(
     and ``like``/``dislike`` work too), or a folder of liked images, or a list of images.
     `dislikes`, when given, is a folder or list and takes precedence over a dislikes
     subfolder. Folders are read one level deep, image files by extension, sorted by name.
-    Unusable files are skipped and listed in `skipped`; the same content twice counts once
-    (a picture both liked and disliked stays a like). Raises `InputError` for a missing
-    folder or when no liked image is usable. With a `store`, images it holds are not
-    decoded again, and the ones read are kept in it.
+    Unusable files are skipped and listed in `skipped`; so is a symbolic link in a folder
+    that leads out of the folder given, unless `allow_outside_root`. The same content twice
+    counts once (a picture both liked and disliked stays a like). Raises `InputError` for a
+    missing folder, a value that is neither a folder nor images, or when no liked image is
+    usable. With a `store`, images it holds are not decoded again, and the ones read are
+    kept in it. `on_progress(done, total)` is called once before the first image and after
+    each one (decoding is most of the time a large folder takes).
     """
+    skipped: list[ImageError] = []
     like_sources: list[ImageLike]
     dislike_sources: list[ImageLike] = []
-    where = "the given list"
+    where, listed = "the given list", 0
     if isinstance(likes, (str, os.PathLike)):
         root = _require_folder(likes)
         like_dir = _subfolder(root, _LIKE_DIRS) or root
-        like_sources = list(_image_files(like_dir))
-        where = str(like_dir)
+        files, listed = _folder_images(like_dir, root, allow_outside_root, skipped)
+        like_sources, where = list(files), str(like_dir)
         if dislikes is None and (dislike_dir := _subfolder(root, _DISLIKE_DIRS)) is not None:
-            dislike_sources = list(_image_files(dislike_dir))
+            dislike_sources = list(_folder_images(dislike_dir, root, allow_outside_root, skipped)[0])
     else:
-        like_sources = list(likes)
-    if dislikes is not None:
-        dislike_sources = _sources(dislikes)
+        like_sources = image_list(likes, what="likes")
+        listed = len(like_sources)
+    if isinstance(dislikes, (str, os.PathLike)):
+        folder = _require_folder(dislikes)
+        dislike_sources = list(_folder_images(folder, folder, allow_outside_root, skipped)[0])
+    elif dislikes is not None:
+        dislike_sources = image_list(dislikes, what="dislikes")
 
-    skipped: list[ImageError] = []
+    total, done = len(like_sources) + len(dislike_sources), 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+
+    if on_progress is not None:
+        on_progress(0, total)
     seen: dict[str, ImageRef] = {}
-    liked = _load_all(like_sources, skipped, seen, max_pixels, store)
+    liked = _load_all(like_sources, skipped, seen, max_pixels, store, tick)
     if not liked:
-        if not like_sources:
+        if not listed:
             raise InputError(
                 f"{where}: no liked images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))} files)"
             )
         reasons = "\n".join(f"  - {e}" for e in skipped)
         raise InputError(f"{where}: no usable liked image; skipped:\n{reasons}")
-    disliked = _load_all(dislike_sources, skipped, seen, max_pixels, store)
+    disliked = _load_all(dislike_sources, skipped, seen, max_pixels, store, tick)
     return References(likes=liked, dislikes=disliked, skipped=skipped)
 
 
 def load_images(
-    paths: Iterable[ImageLike], *, max_pixels: int | None = None
+    paths: Iterable[ImageLike] | ImageLike, *, max_pixels: int | None = None
 ) -> tuple[list[ImageRef], list[ImageError]]:
     """Candidate images (a folder in the list stands for its image files), in the given order.
 
     Unusable ones are returned in the second list instead of raising; duplicates are kept,
     since a caller comparing A with B may mean to. Labels are file names, or the paths of
     files that share a name (a/q.png and b/q.png), so every file keeps a label of its own.
+    One folder or image instead of a list is taken as a list of one; a string naming
+    neither is an `InputError` (see `image_list`).
     """
     sources: list[ImageLike] = []
     skipped: list[ImageError] = []
-    for item in paths:
+    for item in image_list(paths):
         if isinstance(item, (str, os.PathLike)) and Path(item).expanduser().is_dir():
             sources.extend(_image_files(Path(item).expanduser()))
         else:

@@ -88,7 +88,7 @@ def parse_attributes(value: Attributes) -> Profile:
 _BARE_ANSWER = re.compile(r"\s*(?:image\s*)?([ab])\s*\.?\s*", re.IGNORECASE)
 
 
-def _answer(text: str) -> str | None:
+def read_answer(text: str) -> str | None:
     """'Image A' / 'Image B' from a gpt turn: the last <answer> tag, or a bare 'Image A'."""
     winner = parse_answer(text)
     if winner is None and (bare := _BARE_ANSWER.fullmatch(text)):
@@ -101,7 +101,7 @@ def record_to_sample(record: PreferThinkerRecord, sample_id: str) -> PairSample:
     turns = record.conversations
     if len(turns) != 2:
         raise ValueError(f"conversations: expected 2 turns (human, gpt), got {len(turns)}")
-    answer = _answer(turns[1].value)
+    answer = read_answer(turns[1].value)
     if answer is None:
         raise ValueError("conversations[1].value: no answer (<answer>Image A</answer> or Image B)")
     profiles = {}
