@@ -56,9 +56,11 @@ def train() -> None:
 @handle_errors
 def run(out: Path, size: str, stages: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Run the pipeline: users -> images -> teacher CoT -> filter -> export -> SFT -> GRPO."""
+    from agentpref.io import writable_folder
     from agentpref.train.pipeline import STAGES, PipelineSettings, run_pipeline
 
     settings = PipelineSettings(out=out, size=parse_size(size), stages=stages or STAGES, **options)
+    writable_folder(out)  # a file or read-only --out fails here, not after the first paid stage
     # Trainers print their logs to stdout; stdout is for the report alone (scripts parse it).
     with contextlib.redirect_stdout(sys.stderr):
         report = run_pipeline(settings, log=lambda line: click.echo(line, err=True))
@@ -76,11 +78,12 @@ def run(out: Path, size: str, stages: tuple[str, ...], as_json: bool, **options:
 @handle_errors
 def import_(jsonl: Path, images: Path, out: Path, as_json: bool) -> None:
     """Turn PreferThinker's released JSONL into TRL-ready SFT and GRPO files."""
+    from agentpref.io import writable_folder
     from agentpref.preferthinker.jsonl import read_preferthinker
     from agentpref.train.export import export_grpo, export_sft
 
+    writable_folder(out)
     samples = read_preferthinker(jsonl)
-    out.mkdir(parents=True, exist_ok=True)
     sft = export_sft(samples, out / "sft.jsonl", image_root=images)
     grpo = export_grpo(samples, out / "grpo.jsonl", image_root=images)
     counts = {"samples": len(samples), "sft_rows": sft.rows, "grpo_rows": grpo.rows, "out": str(out)}

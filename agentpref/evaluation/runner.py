@@ -6,8 +6,9 @@ first 1, 2, 4, 8 of them per side (accuracy against the number of references). T
 groups (`top_k.py`) add, for a few pairs per user, the extra pairs that put the pair's
 winner against the user's other disliked images; those are judged once. Each
 judgment becomes a `SampleResult` appended to `samples.jsonl` the moment it exists, so
-a killed run asks nothing it already has when it is run again. Assessors share the
-loaded data; requests run concurrently within a bound.
+a killed run asks nothing it already has when it is run again; a line cut short by a kill
+or a full disk is left out and cut off (`io.JsonlAppender`), never a reason to start over.
+Assessors share the loaded data; requests run concurrently within a bound.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +25,7 @@ from agentpref.agreement import ProfileAgreement
 from agentpref.assessors.base import Assessor
 from agentpref.evaluation.metrics import SampleResult
 from agentpref.evaluation.top_k import with_top_k
+from agentpref.io import JsonlAppender, JsonlError, read_jsonl, writable_folder, write_atomic
 from agentpref.judgment import Judgment
 from agentpref.samples import PairSample
 
@@ -49,14 +51,18 @@ def _per_side(sample: PairSample, n: int | None) -> int:
 
 
 def _done(path: Path) -> dict[str, SampleResult]:
+    """The judgments a previous run left in the ledger, by assessor and sample."""
     if not path.exists():
         return {}
-    results = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            r = SampleResult.model_validate_json(line)
-            results[r.assessor + "|" + r.sample_id] = r
-    return results
+    try:
+        rows = read_jsonl(path, SampleResult)
+    except JsonlError as exc:
+        hint = (
+            f"{path.name} holds this eval's finished judgments: delete that line to ask it again "
+            "(the other lines are kept), or evaluate into another folder"
+        )
+        raise JsonlError(exc.path, exc.line, exc.field, f"{exc.reason}; {hint}") from None
+    return {r.assessor + "|" + r.sample_id: r for r in rows}
 
 
 def _result(
@@ -109,12 +115,13 @@ async def evaluate(
 
     `on_plan` hears how many judgments are left to ask (for a progress bar), `on_result` each
     new one. Returns this plan's results, those a previous run left in the ledger included.
+    One writer per `out`: the caller holds `io.exclusive_folder(out, ...)` (the CLI does), or
+    two runs would ask everything twice.
     """
     plan = plan or EvalPlan()
     k_max = max(plan.top_k, default=0) if plan.top_k_groups else 0
     planned = with_top_k(samples, k_max, plan.top_k_groups)
-    out.mkdir(parents=True, exist_ok=True)
-    ledger_path = out / "samples.jsonl"
+    ledger_path = writable_folder(out) / "samples.jsonl"
     done = _done(ledger_path)
     bound = asyncio.Semaphore(plan.concurrency)
     counts: list[int | None] = [None, *plan.refs_sweep]
@@ -136,7 +143,7 @@ async def evaluate(
         on_plan(len(todo))
 
     async def one(
-        k: str, sample: PairSample, name: str, assessor: Assessor, n: int | None, ledger: IO[str]
+        k: str, sample: PairSample, name: str, assessor: Assessor, n: int | None, ledger: JsonlAppender
     ) -> None:
         asked = sample.with_references(n) if n is not None else sample
         # Everything inside the bound: only the samples in flight sit in memory, and a judgment
@@ -148,14 +155,21 @@ async def evaluate(
             # A group's extra pair counts only towards top-k, which reads the first pass.
             second = await assessor.acompare(refs, b, a) if plan.swap and sample.k_rank == 0 else None
             result = await asyncio.to_thread(_result, sample, name, n, first, second, agreement)
-            ledger.write(result.model_dump_json() + "\n")
-            ledger.flush()
+            ledger.append(result)
         done[k] = result
         if on_result is not None:
             on_result(result)
 
-    with ledger_path.open("a") as ledger:
-        await asyncio.gather(*(one(*ask, ledger) for ask in todo))
+    with JsonlAppender(ledger_path) as ledger:
+        tasks = [asyncio.ensure_future(one(*ask, ledger)) for ask in todo]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            # On a failure gather returns at once while the others run on: stop them before
+            # the ledger closes, so none writes after it (or into a reused descriptor).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     # Group membership comes from this plan, not from the run that stored the judgment.
     return [
         done[k].model_copy(
@@ -167,6 +181,4 @@ async def evaluate(
 
 
 def write_results(path: Path, payload: dict[str, Any]) -> None:
-    from agentpref.io import write_atomic
-
     write_atomic(path, json.dumps(payload, indent=2))
