@@ -182,14 +182,18 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             try:
                 text = raw.decode("utf-8")
                 obj = json.loads(text) if text.strip() else None
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, a huge integer, deep nesting
                 if torn:
                     log.warning("%s:%d: the last line is cut short (an interrupted write); left out", p, n)
                     return
                 if isinstance(exc, UnicodeDecodeError):
                     reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-                else:
+                elif isinstance(exc, json.JSONDecodeError):
                     reason = f"not JSON ({exc.msg} at column {exc.colno})"
+                elif isinstance(exc, RecursionError):
+                    reason = "not usable JSON (nested too deeply)"
+                else:
+                    reason = f"not usable JSON ({str(exc)[:120]})"
                 raise JsonlError(p, n, None, reason) from None
             if obj is None:
                 continue

@@ -59,6 +59,20 @@ def test_a_bad_line_in_the_middle_stays_an_error_naming_file_and_line(tmp_path):
         read_jsonl(path, Row)
 
 
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, r"not usable JSON \(nested too deeply"),
+        (b'{"n": ' + b"9" * 5000 + b"}", "not usable JSON"),
+    ],
+)
+def test_json_that_breaks_the_parser_is_named_not_a_traceback(tmp_path, line, reason):
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(line + b"\n" + _lines(Row(n=1)))
+    with pytest.raises(JsonlError, match=rf"^{path}:1: {reason}"):
+        read_jsonl(path, Row)
+
+
 def test_a_whole_final_line_without_its_newline_is_read(tmp_path):
     path = tmp_path / "samples.jsonl"
     path.write_bytes(_lines(Row(n=1)) + Row(n=2).model_dump_json().encode())

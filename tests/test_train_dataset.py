@@ -492,3 +492,17 @@ def test_their_released_jsonl_becomes_trl_files_through_the_cli(tmp_path: Path) 
     }
     grpo = to_hf_dataset(tmp_path / "trl" / "grpo.jsonl")
     assert grpo[0]["answer"] == "Image B" and len(grpo[0]["images"]) == 12
+
+
+def test_a_second_pipeline_into_the_same_folder_is_refused_at_once(tmp_path: Path) -> None:
+    from agentpref.io import exclusive_folder
+    from agentpref.train.pipeline import PipelineSettings, run_pipeline
+
+    out = tmp_path / "train"
+    settings = PipelineSettings(out=out, teacher="random", users=1, stages=("dataset",))
+    with (
+        exclusive_folder(out, "train"),
+        pytest.raises(InputError, match="in use by another agentpref process"),
+    ):
+        run_pipeline(settings, log=lambda line: None)
+    assert not (out / "data").exists()

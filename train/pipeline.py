@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentpref.errors import InputError
-from agentpref.io import write_atomic
+from agentpref.io import JsonlAppender, exclusive_folder, read_jsonl, writable_folder, write_atomic
 from agentpref.profile import UserProfile
 from agentpref.samples import PairSample, load_samples
 from agentpref.train.annotate import Annotation, AnnotationCost, TeacherJob, annotate
@@ -69,12 +69,8 @@ class PipelineReport(BaseModel):
 
 
 def _annotations(path: Path) -> dict[str, Annotation]:
-    if not path.exists():
-        return {}
-    return {
-        a.key: a
-        for a in (Annotation.model_validate_json(line) for line in path.read_text().splitlines() if line)
-    }
+    """The teacher's answers so far (a torn last line, from a kill or a full disk, is left out)."""
+    return {a.key: a for a in read_jsonl(path, Annotation)} if path.exists() else {}
 
 
 def _truth(sample: PairSample) -> UserProfile:
@@ -112,11 +108,8 @@ def _annotate(
         )
 
     log(f"annotating {len(todo)} samples ({len(done)} already done) with {settings.teacher}")
-    with path.open("a") as ledger:
-
-        def keep(a: Annotation) -> None:  # appended as they arrive: a killed run loses nothing finished
-            ledger.write(a.model_dump_json() + "\n")
-            ledger.flush()
+    with JsonlAppender(path) as ledger:
+        keep = ledger.append  # appended as they arrive: a killed run loses nothing finished
 
         cost = AnnotationCost()
         # A chunk at a time: only its images are read into memory (a large set would not fit).
@@ -128,17 +121,26 @@ def _annotate(
 
 
 def run_pipeline(settings: PipelineSettings, log: Callable[[str], None] = print) -> PipelineReport:
-    """Run the stages in `settings.stages` (see the module docs); returns the figures."""
+    """Run the stages in `settings.stages` (see the module docs); returns the figures.
+
+    One process at a time per output folder (a second one exits 2 at once).
+    """
+    unknown = set(settings.stages) - set(STAGES)
+    if unknown:
+        raise InputError(f"stages: unknown {sorted(unknown)}; choose from {', '.join(STAGES)}")
+    out, data = settings.out, settings.out / "data"
+    with exclusive_folder(writable_folder(out), "train"):
+        return _run_stages(settings, out, data, log)
+
+
+def _run_stages(
+    settings: PipelineSettings, out: Path, data: Path, log: Callable[[str], None]
+) -> PipelineReport:
     from agentpref.backends import load_generator
     from agentpref.train.dataset_build import build_dataset
     from agentpref.train.export import export_grpo, export_sft
     from agentpref.train.users import sample_users
 
-    unknown = set(settings.stages) - set(STAGES)
-    if unknown:
-        raise InputError(f"stages: unknown {sorted(unknown)}; choose from {', '.join(STAGES)}")
-    out, data = settings.out, settings.out / "data"
-    out.mkdir(parents=True, exist_ok=True)
     report = PipelineReport()
     if "dataset" in settings.stages:
         users = sample_users(settings.users, settings.seed, settings.mp_fraction, settings.unseen_fraction)
