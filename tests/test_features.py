@@ -221,3 +221,14 @@ def test_measure_follows_the_vocabulary_definitions() -> None:
     assert m.edge_density == pytest.approx(2 * 31 / 256, abs=0.01)
     # Any input size costs the same work: a huge image is measured at 256 px.
     assert measure(Image.new("RGB", (3000, 2000), (0, 128, 128))).palette[0].term == "Teal"
+
+
+def test_rank_takes_a_folder_and_names_a_string_that_is_none(refs: References, tmp_path: Path) -> None:
+    from agentpref.errors import InputError
+
+    judge = FeaturesAssessor()
+    for i, color in enumerate([(200, 40, 40), (40, 40, 200)]):
+        Image.new("RGB", (32, 32), color).save(tmp_path / f"{i}.png")
+    assert len(judge.rank(refs, str(tmp_path)).candidates) == 2
+    with pytest.raises(InputError, match=r"candidates: 'dir' is not an existing folder"):
+        judge.rank(refs, "dir")  # not iterated as the candidates 'd', 'i', 'r'

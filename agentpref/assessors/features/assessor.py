@@ -39,7 +39,7 @@ from agentpref.assessors.features.distances import (
 from agentpref.assessors.features.profile import best_detail_term, best_saturation_term, build_profile
 from agentpref.errors import InputError
 from agentpref.images.measure import MeasurementCache, Measurements
-from agentpref.images.refs import ImageLike, ImageRef, References
+from agentpref.images.refs import ImageLike, ImageRef, References, image_list
 from agentpref.judgment import DimensionScore, Judgment, RankedCandidate, Ranking
 from agentpref.preferthinker.layout import format_judgment
 from agentpref.profile import ELEMENTS, Element, UserProfile
@@ -304,6 +304,7 @@ class FeaturesAssessor(SyncAssessor):
         return judgment
 
     def rank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking:
+        candidates = image_list(candidates, what="candidates")
         if not candidates:
             raise InputError("candidates: need at least one image to rank")
         target = self._target(refs_or_profile)

@@ -41,7 +41,7 @@ from agentpref.assessors.tournament import (
 )
 from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, Structured
 from agentpref.errors import BackendError, InputError, ParseError
-from agentpref.images.refs import ImageLike, ImageRef, References
+from agentpref.images.refs import ImageLike, ImageRef, References, image_list
 from agentpref.judgment import Judgment, Ranking, Usage
 from agentpref.preferthinker.json_schema import (
     JSON_INSTRUCTION,
@@ -336,7 +336,7 @@ class ReasoningAssessor:
     # -- ranking -----------------------------------------------------------------------------
 
     async def arank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking:
-        refs = [ImageRef.coerce(c) for c in candidates]
+        refs = [ImageRef.coerce(c) for c in image_list(candidates, what="candidates")]
         if not refs:
             raise InputError("candidates: need at least one image to rank")
         n = len(refs)
