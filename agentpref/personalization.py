@@ -11,18 +11,20 @@ report.html; `resume(run_dir)` continues a run that was killed or failed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agentpref.assessors.base import Assessor
-from agentpref.backends import resolve_uri, shared_assessor, shared_generator
+from agentpref.backends import Kind, redact_uri, resolve_uri, shared_assessor, shared_generator
+from agentpref.errors import InputError
 from agentpref.generators.base import Generator
-from agentpref.images.refs import References, load_references
+from agentpref.images.refs import ImageLike, References, load_references
 from agentpref.images.store import ImageStore
+from agentpref.io import exclusive_folder
 from agentpref.loop.graph import build_graph, recursion_limit
-from agentpref.loop.runner import run_graph, saved_state
+from agentpref.loop.runner import change_saved_state, check_new_run_folder, run_graph, saved_state
 from agentpref.loop.state import Context, RunSettings, record_of
 from agentpref.profile import UserProfile
 from agentpref.runs.folder import RunFolder
@@ -72,28 +74,51 @@ class PersonalizeResult:
         return next(p for p in self.candidates if p.id == self.record.best)
 
 
+def _uri(kind: Kind, backend: str | Assessor | Generator | None) -> str:
+    """The URI a run records for a backend: the one given (or its name), secrets redacted."""
+    if backend is None or isinstance(backend, str):
+        return redact_uri(resolve_uri(kind, backend))
+    return redact_uri(backend.name)
+
+
 def _backends(
     assessor: str | Assessor | None, generator: str | Generator | None
-) -> tuple[str, str, Assessor, Generator]:
-    """The URIs to record, and the backend objects to run with (one per URI per process)."""
+) -> tuple[Assessor, Generator]:
+    """The backend objects to run with (one per URI per process). A URI's libraries are checked
+    when it is loaded: a missing extra is an InputError naming it, before any work."""
     if assessor is None or isinstance(assessor, str):
-        assessor_uri = resolve_uri("assessor", assessor)
-        judge = shared_assessor(assessor_uri)
-    else:
-        assessor_uri, judge = assessor.name, assessor
+        assessor = shared_assessor(resolve_uri("assessor", assessor))
     if generator is None or isinstance(generator, str):
-        generator_uri = resolve_uri("generator", generator)
-        maker = shared_generator(generator_uri)
-    else:
-        generator_uri, maker = generator.name, generator
-    return assessor_uri, generator_uri, judge, maker
+        generator = shared_generator(resolve_uri("generator", generator))
+    return assessor, generator
+
+
+def _load(
+    refs: References | str | Path | Sequence[ImageLike],
+    dislikes: str | Path | Sequence[ImageLike] | None,
+    store: ImageStore,
+) -> References:
+    if not isinstance(refs, References):
+        return load_references(refs, dislikes, store=store)
+    if dislikes is not None:
+        raise InputError("dislikes: loaded References carry their own dislikes; give refs.dislikes instead")
+    return refs
+
+
+def _reference_paths(
+    folder: RunFolder, references: References, *, keep: bool
+) -> tuple[list[Path], list[Path]]:
+    """The files the run reads its liked and disliked references from; in-memory images are
+    written into the run folder when `keep`."""
+    path = folder.keep_reference if keep else folder.reference_path
+    return [path(r) for r in references.likes], [path(r) for r in references.dislikes]
 
 
 def personalize(
-    refs: References | str | Path,
+    refs: References | str | Path | Sequence[ImageLike],
     prompt: str,
     *,
-    dislikes: str | Path | None = None,
+    dislikes: str | Path | Sequence[ImageLike] | None = None,
     n: int = 4,
     iterations: int = 3,
     target: float = 4.5,
@@ -106,41 +131,88 @@ def personalize(
 ) -> PersonalizeResult:
     """Predict the taste behind `refs`, then generate -> assess -> refine toward it.
 
-    `refs` is a folder (liked images, or likes/ + dislikes/ inside) or loaded
-    `References`; backends are URIs (default: `$AGENTPREF_ASSESSOR` / `$AGENTPREF_GENERATOR`,
-    else the embedded `features` and `painter`) or ready objects. The run folder
-    (default: a new folder under ./runs) holds the images and report.html.
+    `refs` is a folder (liked images, or likes/ + dislikes/ inside), a list of images
+    (paths, bytes, PIL images) or loaded `References`; images given in memory are saved in
+    the run folder's references/, so the run can be resumed. Backends are URIs (default:
+    `$AGENTPREF_ASSESSOR` / `$AGENTPREF_GENERATOR`, else the embedded `features` and
+    `painter`) or ready objects; the run records their URIs with secrets redacted. The run
+    folder (default: a new folder under ./runs) holds the images and report.html.
     `on_progress(kind, payload)` receives each finished step ("node") and the nodes' own
     progress messages ("progress").
+
+    Everything is checked before the folder is touched: the settings, the folder (not a
+    file, writable, not holding a run), the backends' libraries and the references.
+    Another process writing the same folder is an InputError.
     """
-    images = ImageStore()
-    references = refs if isinstance(refs, References) else load_references(refs, dislikes, store=images)
-    for ref in references.all:
-        images.add(ref)  # already decoded: the run's nodes will not decode them again
-    assessor_uri, generator_uri, judge, maker = _backends(assessor, generator)
     settings = RunSettings(
         subject=prompt,
-        likes=[r.path for r in references.likes if r.path],
-        dislikes=[r.path for r in references.dislikes if r.path],
         out=Path(out) if out is not None else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S"),
-        assessor=assessor_uri,
-        generator=generator_uri,
+        assessor=_uri("assessor", assessor),
+        generator=_uri("generator", generator),
         n=n,
         iterations=iterations,
         target=target,
         seed=seed,
         size=size,
     )
-    context = Context(assessor=judge, generator=maker, images=images)
-    state = run_graph(
-        build_graph(),
-        settings.out,
-        settings.initial_state(),
-        recursion_limit=recursion_limit,
-        context=context,
-        on_event=on_progress,
-    )
+    check_new_run_folder(settings.out)
+    judge, maker = _backends(assessor, generator)
+    images = ImageStore()
+    references = _load(refs, dislikes, images)
+    for ref in references.all:
+        images.add(ref)  # already decoded: the run's nodes will not decode them again
+    with exclusive_folder(settings.out, "run"):
+        check_new_run_folder(settings.out)  # again, now that no other process can start one here
+        likes, dislikes_ = _reference_paths(RunFolder(settings.out), references, keep=True)
+        state = run_graph(
+            build_graph(),
+            settings.out,
+            settings.initial_state(likes, dislikes_),
+            recursion_limit=recursion_limit,
+            context=Context(assessor=judge, generator=maker, images=images),
+            on_event=on_progress,
+        )
     return PersonalizeResult(run_dir=settings.out, record=record_of(state))
+
+
+FORCIBLE = ("n", "iterations", "target")
+"""Settings `resume(..., force=True)` may change: they shape only the steps still to come.
+The prompt, references, seed, size and backends stay: a run mixing two of them is no run."""
+
+_STATE_NAMES = {"prompt": "subject", "iterations": "max_iterations"}
+
+
+def _differences(out: Path, saved: Mapping[str, Any], given: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(name, the run's value, the value given) for every given setting that differs from the run's."""
+    differ = []
+    for name, value in given.items():
+        ours: Any
+        theirs: Any
+        if value is None:
+            continue
+        if name in ("assessor", "generator"):
+            ours, theirs = saved[name], _uri(cast(Kind, name), value)
+        elif name == "refs":
+            likes, dislikes = _reference_paths(RunFolder(out), value, keep=False)
+            run = (saved["likes"], saved.get("dislikes") or [])
+            if run != ([str(p.resolve()) for p in likes], [str(p.resolve()) for p in dislikes]):
+                differ.append(
+                    (name, _describe(*run), _describe([str(p) for p in likes], [str(p) for p in dislikes]))
+                )
+            continue
+        elif name == "size":
+            ours, theirs = tuple(saved["size"]), tuple(value)
+        else:
+            ours, theirs = saved[_STATE_NAMES.get(name, name)], value
+        if ours != theirs:
+            differ.append((name, ours, theirs))
+    return differ
+
+
+def _describe(likes: Sequence[str], dislikes: Sequence[str]) -> str:
+    folders = sorted({str(Path(p).parent) for p in [*likes, *dislikes]})
+    where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
+    return f"{len(likes)} liked + {len(dislikes)} disliked images in {where}"
 
 
 def resume(
@@ -148,18 +220,72 @@ def resume(
     *,
     assessor: str | Assessor | None = None,
     generator: str | Generator | None = None,
+    prompt: str | None = None,
+    refs: References | str | Path | Sequence[ImageLike] | None = None,
+    dislikes: str | Path | Sequence[ImageLike] | None = None,
+    n: int | None = None,
+    iterations: int | None = None,
+    target: float | None = None,
+    seed: int | None = None,
+    size: tuple[int, int] | None = None,
+    force: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> PersonalizeResult:
-    """Continue the run in `out` from its last finished step, with its own backends unless given."""
+    """Continue the run in `out` from its last finished step, with its own settings and backends.
+
+    Settings given must equal the run's; otherwise an InputError lists each that differs
+    (the run's value and the one given). With `force=True`, `n`, `iterations` and `target`
+    take the values given, for the steps still to come (`FORCIBLE`). A backend URI the run
+    saved with its secrets redacted (`***`) must be given again: the same URI, key included.
+    Another process writing the same folder is an InputError.
+    """
+    out = Path(out)
     builder = build_graph()
-    saved = saved_state(builder, out)
-    _, _, judge, maker = _backends(assessor or saved["assessor"], generator or saved["generator"])
-    state = run_graph(
-        builder,
-        out,
-        None,
-        recursion_limit=recursion_limit,
-        context=Context(assessor=judge, generator=maker),
-        on_event=on_progress,
+    saved_state(builder, out)  # nothing to resume, or a damaged file: said before the folder is locked
+    with exclusive_folder(out, "run"):
+        saved = saved_state(builder, out)
+        store = ImageStore()
+        if refs is not None:
+            refs = _load(refs, dislikes, store)
+        given = {
+            "prompt": prompt, "refs": refs, "n": n, "iterations": iterations, "target": target,
+            "seed": seed, "size": size, "assessor": assessor, "generator": generator,
+        }  # fmt: skip
+        differ = _differences(out, saved, given)
+        if differ and not (force and all(name in FORCIBLE for name, _, _ in differ)):
+            raise InputError(_refusal(out, differ, force))
+        for kind, backend in (("assessor", assessor), ("generator", generator)):
+            if backend is None and "***" in saved[kind]:
+                raise InputError(
+                    f"the run in {out} saved its {kind} URI without its secrets ({saved[kind]}): "
+                    f"give it again, key included (--{kind} URI; {kind}= in the SDK)"
+                )
+        judge, maker = _backends(assessor or saved["assessor"], generator or saved["generator"])
+        if differ:
+            if saved.get("finished"):
+                raise InputError(f"the run in {out} has finished; start a new run to change its settings")
+            change_saved_state(builder, out, {_STATE_NAMES.get(name, name): new for name, _, new in differ})
+        state = run_graph(
+            builder,
+            out,
+            None,
+            recursion_limit=recursion_limit,
+            context=Context(assessor=judge, generator=maker, images=store),
+            on_event=on_progress,
+        )
+    return PersonalizeResult(run_dir=out, record=record_of(state))
+
+
+def _refusal(out: Path, differ: list[tuple[str, Any, Any]], force: bool) -> str:
+    listed = "; ".join(
+        f"{name}: the run's {ours!r:.120}, given {theirs!r:.120}" for name, ours, theirs in differ
     )
-    return PersonalizeResult(run_dir=Path(out), record=record_of(state))
+    fixed = [name for name, _, _ in differ if name not in FORCIBLE]
+    if fixed:
+        advice = (
+            f"{', '.join(fixed)} cannot change in a run: resume without them, or start a new run "
+            "in another folder (--out)"
+        )
+    else:
+        advice = "resume without them, or with --force (force=True) to take the new values"
+    return f"the run in {out} was started with other settings: {listed}. {advice}"

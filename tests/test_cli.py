@@ -203,3 +203,32 @@ def test_a_terminal_gets_a_table_that_shows_file_names_as_text(monkeypatch, caps
     common.print_table("Ranking", ["#", "Image"], [["1", "[bold red]x[/].png"]])
     shown = capsys.readouterr().out
     assert "[bold red]x[/].png" in shown and "Ranking" in shown and "┃" in shown
+
+
+def test_loading_many_references_shows_a_bar_on_a_terminal(monkeypatch, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from agentpref.cli import common
+
+    likes = tmp_path / "likes"
+    likes.mkdir()
+    for i in range(60):
+        Image.new("RGB", (8, 8), (i, 2 * i, 3 * i)).save(likes / f"{i:02d}.png")
+    shown = io.StringIO()
+    monkeypatch.setattr(common, "stderr_console", lambda: Console(file=shown, force_terminal=True, width=100))
+    references = common.load_refs(likes, None)
+    assert len(references.likes) == 60
+    assert "loading references" in shown.getvalue() and "60/60" in shown.getvalue()
+
+    quiet = io.StringIO()  # no terminal, or a few references: no bar
+    monkeypatch.setattr(
+        common, "stderr_console", lambda: Console(file=quiet, force_terminal=False, width=100)
+    )
+    common.load_refs(likes, None)
+    for extra in sorted(likes.iterdir())[5:]:
+        extra.unlink()
+    monkeypatch.setattr(common, "stderr_console", lambda: Console(file=quiet, force_terminal=True, width=100))
+    common.load_refs(likes, None)
+    assert "loading references" not in quiet.getvalue()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING
 
+from agentpref.errors import BackendError
 from agentpref.judgment import Judgment, RankedCandidate, Ranking
 from agentpref.profile import ELEMENTS, Element, UserProfile
 
@@ -166,6 +167,34 @@ def next_round(standings: Standings) -> list[tuple[int, int]]:
     return pairs
 
 
+class RankingFailed(BackendError):
+    """Every comparison of a ranking was unreadable: its order would only be the input order.
+
+    `judgments` keeps the failed judgments (with the raw model text) for the caller to show.
+    """
+
+    def __init__(self, message: str, judgments: list[Judgment]) -> None:
+        super().__init__(message)
+        self.judgments = judgments
+
+
+def check_ranking(ranking: Ranking) -> Ranking:
+    """`ranking` if at least one of its comparisons was read, else `RankingFailed` saying why.
+
+    A ranking made of failed comparisons scores every candidate 0 in input order: shown as a
+    result, it would name an arbitrary best.
+    """
+    judgments = ranking.judgments
+    if judgments and all(j.failed for j in judgments):
+        who = f" by {ranking.assessor}" if ranking.assessor else ""
+        raise RankingFailed(
+            f"no ranking: all {len(judgments)} pairwise comparison(s){who} were unreadable; "
+            f"the first: {judgments[0].error or 'no error given'}",
+            list(judgments),
+        )
+    return ranking
+
+
 def ranking_from_judgments(
     candidates: Sequence[ImageRef],
     standings: Standings,
@@ -174,7 +203,10 @@ def ranking_from_judgments(
     profile: UserProfile | None = None,
     assessor: str = "",
 ) -> Ranking:
-    """A `Ranking` in standings order; each candidate's scores are its means over its comparisons."""
+    """A `Ranking` in standings order; each candidate's scores are its means over its comparisons.
+
+    Raises `RankingFailed` when every comparison failed (there is no order to give).
+    """
     by_label: dict[str, list[tuple[Judgment, str]]] = {}
     for j in judgments:
         if not j.failed:
@@ -205,6 +237,12 @@ def ranking_from_judgments(
                 wins=int(standings.records[i].wins),
             )
         )
-    return Ranking(
-        candidates=ranked, judgments=list(judgments), profile=profile, assessor=assessor, max_score=MAX_TOTAL
+    return check_ranking(
+        Ranking(
+            candidates=ranked,
+            judgments=list(judgments),
+            profile=profile,
+            assessor=assessor,
+            max_score=MAX_TOTAL,
+        )
     )

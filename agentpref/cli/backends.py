@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from agentpref.cli.common import handle_errors, json_option, print_table
+from agentpref.cli.common import handle_errors, json_option, print_json, print_table
 
 
 @click.command()
@@ -24,7 +22,7 @@ def backends(as_json: bool) -> None:
              "help": b.help}
             for b in entries
         ]  # fmt: skip
-        click.echo(json.dumps(rows))
+        print_json(rows)
         return
     table = [
         [b.kind, b.uri, b.runs_on, "yes" if b.installed else f"pip install 'agentpref[{b.extra}]'", b.help]

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TypeVar
 
 import click
+from click.core import ParameterSource
 
 from agentpref.cli.common import (
     backend_option,
-    escape,
+    echo,
     handle_errors,
     json_option,
     load_refs,
     parse_size,
+    print_json,
     refs_options,
+    say,
     stderr_console,
     stdout_is_terminal,
 )
+
+T = TypeVar("T")
+MAX_SEED = 2**63 - 1  # agentpref.loop.state.MAX_SEED, a literal: `agentpref --help` loads no loop code
 
 
 @click.command()
@@ -43,11 +49,22 @@ from agentpref.cli.common import (
     "--seed",
     default=0,
     show_default=True,
-    type=int,
+    type=click.IntRange(0, MAX_SEED),
     help="Base seed; every candidate's seed is in the report.",
 )
 @click.option("--size", default="512x512", show_default=True, help="Image size WIDTHxHEIGHT.")
-@click.option("--resume", is_flag=True, help="Continue the killed or unfinished run in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the killed or unfinished run in --out, with its own settings and backends. Options "
+    "given with it must equal the run's (a backend saved without its key must be given again).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --resume: take the -n, --iterations and --target given for the rounds still to come "
+    "(the prompt, references, seed, size and backends of a run never change).",
+)
 @json_option
 @handle_errors
 def generate(
@@ -63,6 +80,7 @@ def generate(
     seed: int,
     size: str,
     resume: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Predict the profile, then generate -> assess -> refine until the taste is met.
@@ -70,27 +88,69 @@ def generate(
     Writes the images, profile.json, judgments.jsonl, summary.json and report.html to
     the run folder; prints the best image and the report's path (--json: the whole
     record). A killed run continues with --resume --out RUN_FOLDER, without generating
-    any finished candidate again.
+    any finished candidate again. Exit codes: 2 bad input (including a run folder in use
+    by another process), 3 a backend failed (including a round no comparison of which
+    could be read: no best is named).
     """
     from agentpref.cli.progress import RunProgress
     from agentpref.errors import InputError
-    from agentpref.personalization import personalize
-    from agentpref.personalization import resume as resume_run
 
     console = stderr_console()
     if resume:
+        from agentpref.personalization import resume as resume_run
+
         if out is None:
             raise InputError("--resume needs --out: the folder of the run to continue")
+        # Only what the person typed is compared with the run's settings: defaults and the
+        # environment's backends are not a request to change anything.
+        ctx = click.get_current_context()
+
+        def typed(name: str, value: T) -> T | None:
+            return value if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE else None
+
+        if typed("dislikes", dislikes) and not typed("refs", refs):
+            raise InputError(
+                "--dislikes with --resume needs --refs too: the run's references are compared whole"
+            )
         with RunProgress(console) as progress:
-            result = resume_run(out, on_progress=progress)  # with the run's own backends, as recorded
+            result = resume_run(
+                out,
+                assessor=typed("assessor_uri", assessor_uri),
+                generator=typed("generator_uri", generator_uri),
+                prompt=typed("prompt", prompt),
+                refs=typed("refs", refs),
+                dislikes=typed("dislikes", dislikes),
+                n=typed("n", n),
+                iterations=typed("iterations", iterations),
+                target=typed("target", target),
+                seed=typed("seed", seed),
+                size=parse_size(size) if typed("size", size) else None,
+                force=force,
+                on_progress=progress,
+            )
     else:
+        from agentpref.backends import resolve_uri, shared_assessor, shared_generator
+        from agentpref.loop.runner import check_new_run_folder
+        from agentpref.personalization import personalize
+
+        if force:
+            raise InputError("--force goes with --resume")
         if not prompt:
             raise InputError("--prompt is required, e.g. --prompt 'a lighthouse at dawn'")
+        # Everything that can be wrong is said before the references are read (which can take
+        # minutes): the size, the folder, the backends and their extras.
+        image_size = parse_size(size)
+        if out is not None:
+            check_new_run_folder(out)
+        shared_assessor(resolve_uri("assessor", assessor_uri))
+        shared_generator(resolve_uri("generator", generator_uri))
         references = load_refs(refs, dislikes)
-        if (generator_uri or "painter").startswith("painter"):
-            console.print(
-                "[dim]note: the painter renders your taste's palette, saturation, detail and medium;"
-                " it does not draw the prompt's subject. Use a diffusers generator for that.[/]"
+        if resolve_uri("generator", generator_uri).startswith("painter"):
+            say(
+                "the painter renders your taste's palette, saturation, detail and medium;"
+                " it does not draw the prompt's subject. Use a diffusers generator for that.",
+                label="note:",
+                style="dim",
             )
         with RunProgress(console) as progress:
             result = personalize(
@@ -103,13 +163,13 @@ def generate(
                 generator=generator_uri,
                 out=out,
                 seed=seed,
-                size=parse_size(size),
+                size=image_size,
                 on_progress=progress,
             )
     record = result.record
     if as_json:
         payload = {"run_dir": str(result.run_dir), "report": str(result.report_path)}
-        click.echo(json.dumps({**payload, **record.model_dump(mode="json")}))
+        print_json({**payload, **record.model_dump(mode="json")})
         return
     if record.profile and stdout_is_terminal():
         from agentpref.cli.judge import print_profile
@@ -120,8 +180,7 @@ def generate(
         assessment = record.assessment(best.id)
         assert assessment is not None
         score = f"{assessment.score:.1f}/{assessment.max_score:.0f}"
-        click.echo(f"best: {best.path} (score {score}; {record.stop_reason})")
-    click.echo(f"report: {result.report_path}")
-    if record.warnings:
-        for warning in record.warnings:
-            console.print(f"[yellow]warning:[/] {escape(warning)}", markup=True, highlight=False)
+        echo(f"best: {best.path} (score {score}; {record.stop_reason})")
+    echo(f"report: {result.report_path}")
+    for warning in record.warnings:
+        say(warning, label="warning:", console=console)

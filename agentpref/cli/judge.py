@@ -14,13 +14,14 @@ import click
 
 from agentpref.cli.common import (
     backend_option,
-    escape,
+    echo,
     handle_errors,
     json_option,
     load_refs,
+    print_json,
     print_table,
     refs_options,
-    stderr_console,
+    say,
 )
 
 if TYPE_CHECKING:
@@ -65,9 +66,9 @@ def profile(
     references = load_refs(refs, dislikes)
     result = load_assessor(assessor_uri).profile(references.likes, references.dislikes)
     if as_json:
-        click.echo(result.model_dump_json())
+        print_json(result)
     elif tags:
-        click.echo(result.to_tag_text())
+        echo(result.to_tag_text(), newlines=True)
     else:
         print_profile(result)
 
@@ -93,13 +94,11 @@ def compare(
     image_a, image_b = ImageRef.from_path(a), ImageRef.from_path(b)
     judgment = load_assessor(assessor_uri).compare(references, image_a, image_b)
     if as_json:
-        click.echo(judgment.model_dump_json())
+        print_json(judgment)
     if judgment.failed:
         raw = (judgment.raw_text or "").strip()
-        error, wrote = escape(judgment.error or ""), escape(repr(raw[:500]))
-        stderr_console().print(
-            f"[bold red]error:[/] {error}\n[dim]the model wrote:[/] {wrote}", markup=True, highlight=False
-        )
+        say(judgment.error or "", label="error:", style="bold red")
+        say(repr(raw[:500]), label="the model wrote:", style="dim")
         sys.exit(3)
     if as_json:
         return
@@ -110,8 +109,8 @@ def compare(
     rows.append(["Total", f"{judgment.total_a}", f"{judgment.total_b}", "", ""])
     print_table(f"A = {a}   B = {b}", ["Element", "A", "B", "Why A", "Why B"], rows)
     for issue in judgment.issues:
-        stderr_console().print(f"[yellow]note:[/] {escape(issue)}", markup=True, highlight=False)
-    click.echo(f"winner: {judgment.winner} {a if judgment.winner == 'A' else b}")
+        say(issue, label="note:")
+    echo(f"winner: {judgment.winner} {a if judgment.winner == 'A' else b}")
 
 
 @click.command()
@@ -128,6 +127,7 @@ def rank(
     as_json: bool,
 ) -> None:
     """Order IMAGES (files or folders of them) from best to worst for the person's taste."""
+    from agentpref.assessors.tournament import check_ranking
     from agentpref.backends import load_assessor
     from agentpref.errors import InputError
     from agentpref.images.refs import load_images
@@ -135,12 +135,13 @@ def rank(
     references = load_refs(refs, dislikes)
     candidates, skipped = load_images(list(images))
     for bad in skipped:
-        stderr_console().print(f"[yellow]skipped[/] {escape(str(bad))}", markup=True, highlight=False)
+        say(str(bad), label="skipped")
     if not candidates:
         raise InputError("no usable image to rank")
-    ranking = load_assessor(assessor_uri).rank(references, candidates)
+    # Every comparison unreadable: the order would be the input order, so say why and exit 3.
+    ranking = check_ranking(load_assessor(assessor_uri).rank(references, candidates))
     if as_json:
-        click.echo(ranking.model_dump_json())
+        print_json(ranking)
         return
     # Ranked candidates carry labels (file names, which may repeat); the paths come from the refs.
     paths = {c.label: str(c.path) for c in candidates if c.path is not None}
@@ -152,4 +153,4 @@ def rank(
     if ranking.judgments:
         failed = sum(j.failed for j in ranking.judgments)
         note = f"; {failed} unreadable (use --json to see the raw text)" if failed else ""
-        stderr_console().print(f"[dim]{len(ranking.judgments)} pairwise comparisons{note}[/]", markup=True)
+        say(f"{len(ranking.judgments)} pairwise comparisons{note}", label="note:", style="dim")

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 
 from agentpref.assessors.base import Assessor
-from agentpref.backends import shared_assessor, shared_generator
+from agentpref.assessors.tournament import RankingFailed, check_ranking
+from agentpref.backends import redact_uri, shared_assessor, shared_generator
 from agentpref.errors import ParseError
 from agentpref.generators.base import Generator
 from agentpref.images.refs import References, content_hash, load_references
@@ -161,7 +162,7 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
                 seed=image.seed,
                 prompt=image.prompt,
                 negative_prompt=image.negative_prompt,
-                generator=generator.name,
+                generator=redact_uri(generator.name),
                 params=image.params,
                 notes=image.notes,
             )
@@ -180,7 +181,18 @@ def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]
     assessor = _assessor(runtime, state)
     fresh = [c for c in state["candidates"] if c.iteration == current.iteration]
     images = [store.load(folder.root / c.file, c.sha256) for c in fresh]
-    ranking = assessor.rank(refs, images)
+    try:
+        ranking = check_ranking(assessor.rank(refs, images))
+    except RankingFailed as err:
+        # No comparison was readable: crowning a best would name one at random. Stop here,
+        # with the reason and the raw answers in the run's files; a resume assesses again.
+        head = f"iteration {current.iteration} was not assessed, so no best is named"
+        current.ranking_judgments = err.judgments
+        update = {"iterations": [current], "warnings": [f"{head}: {err}"], "stop_reason": f"{head}: {err}"}
+        _save(runtime, state, update)
+        folder.log("assess-failed", iteration=current.iteration, reason=str(err))
+        again = f"{head} (continue with --resume once the assessor answers): {err}"
+        raise RankingFailed(again, err.judgments) from None
     current.ranking_judgments = ranking.judgments
     by_label = {img.label: c for img, c in zip(images, fresh, strict=True)}
     assessments = [

@@ -8,13 +8,14 @@ carries one step's work, not the whole run, and `record_of` rebuilds the record.
 
 State holds only serialisable values (paths, content hashes, pydantic models), so every
 step is checkpointed and a killed run resumes. Live objects (backends, the decoded
-images) travel in the runtime `Context`; when it is empty (e.g. under `langgraph dev`)
-nodes build the backends from the URIs in the state.
+images) travel in the runtime `Context`; when it is empty nodes build the backends from
+the URIs in the state. Those hold no secret (a URI with one is recorded redacted), so a run
+whose URI was redacted is resumed with the backend given again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypedDict, TypeVar, get_type_hints
@@ -91,29 +92,35 @@ def record_of(state: Mapping[str, Any]) -> RunRecord:
     return RunRecord.model_validate({name: state[name] for name in RunRecord.model_fields if name in state})
 
 
+MAX_SEED = 2**63 - 1
+"""The largest base seed: every candidate's seed (seed + iteration * 1000 + index) then fits
+the unsigned 64 bits that torch's generators and the checkpoints' msgpack take."""
+
+Side = Annotated[int, Field(ge=16, le=4096)]
+
+
 class RunSettings(BaseModel):
-    """Everything a personalisation run is asked to do (the CLI's and SDK's input)."""
+    """Everything a personalisation run is asked to do but its references (the CLI's and SDK's
+    input), validated before anything is read or written."""
 
     model_config = ConfigDict(extra="forbid")
 
     subject: str = Field(min_length=1, description="what to depict, e.g. 'a lighthouse at dawn'")
-    likes: list[Path] = Field(min_length=1)
-    dislikes: list[Path] = Field(default_factory=list)
     out: Path
-    assessor: str = "features"
-    generator: str = "painter"
+    assessor: str = Field("features", description="the assessor's URI as recorded (secrets redacted)")
+    generator: str = Field("painter", description="the generator's URI as recorded (secrets redacted)")
     n: int = Field(4, ge=1, le=64, description="candidates per iteration")
     iterations: int = Field(3, ge=1, le=50, description="at most this many generate -> assess rounds")
     target: float = Field(4.5, ge=0, le=5, description="stop early when the best averages this per element")
-    seed: int = 0
-    size: tuple[int, int] = (512, 512)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    size: tuple[Side, Side] = (512, 512)
 
-    def initial_state(self) -> PersonalizeState:
+    def initial_state(self, likes: Sequence[Path], dislikes: Sequence[Path]) -> PersonalizeState:
         # Absolute paths: a resumed run may start from another working directory.
         return {
             "run_dir": str(self.out.resolve()),
-            "likes": [str(p.resolve()) for p in self.likes],
-            "dislikes": [str(p.resolve()) for p in self.dislikes],
+            "likes": [str(p.resolve()) for p in likes],
+            "dislikes": [str(p.resolve()) for p in dislikes],
             "subject": self.subject,
             "assessor": self.assessor,
             "generator": self.generator,

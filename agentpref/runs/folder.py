@@ -3,6 +3,7 @@
     RUN/
       images/it01-c00.png   each candidate, named by iteration and index
       images/it01-c00.json  how to make it again (seed, prompt, generator params)
+      references/SHA.png    references given in memory (bytes, PIL images), by content
       profile.json          the predicted UserProfile
       judgments.jsonl       one line per assessed candidate, then the pairwise judgments
                             (iteration bests, then the comparisons that ranked each round)
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agentpref.images.refs import ImageRef
 from agentpref.io import write_atomic
 from agentpref.runs.record import Candidate, RunRecord
 
@@ -47,8 +49,20 @@ class RunFolder:
     def image_meta(self, cid: str) -> Path:
         return self.root / "images" / f"{cid}.json"
 
-    def has_run(self) -> bool:
-        return self.checkpoints.exists()
+    def reference_path(self, ref: ImageRef) -> Path:
+        """Where the run reads `ref` from: its file, or for an image given in memory (bytes,
+        a PIL image) a file named by its content in references/."""
+        if ref.path is not None:
+            return ref.path
+        return self.root / "references" / f"{ref.sha256[:32]}.{ref.format.lower()}"
+
+    def keep_reference(self, ref: ImageRef) -> Path:
+        """`reference_path(ref)`, writing an in-memory image there first: a resumed run, in
+        another process, must find every reference on disk."""
+        path = self.reference_path(ref)
+        if ref.path is None and not path.exists():
+            write_atomic(path, ref.data)
+        return path
 
     def load_candidate(self, cid: str) -> Candidate | None:
         """A candidate a previous (possibly killed) attempt finished, or None."""
