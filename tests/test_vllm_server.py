@@ -139,7 +139,7 @@ def test_rank_with_structured_outputs_parses_every_comparison(served, example_re
     assert not any(j["failed"] for j in ranking["judgments"])
 
 
-def test_without_structured_outputs_garbage_becomes_failed_judgments_and_rank_completes(
+def test_without_structured_outputs_garbage_becomes_failed_judgments_and_rank_exits_3(
     served, example_refs, tmp_path
 ):
     a, b = _candidates(tmp_path, 2)
@@ -151,11 +151,10 @@ def test_without_structured_outputs_garbage_becomes_failed_judgments_and_rank_co
 
     images = _candidates(tmp_path, 3)
     code, out = _judge("rank", example_refs, images, served["assessor"] + GARBAGE)
-    assert code == 0, out  # ...but a ranking still completes, its failures kept with their text
-    ranking = json.loads(out)
-    assert len(ranking["candidates"]) == 3 and all(
-        j["failed"] and j["raw_text"] for j in ranking["judgments"]
-    )
+    assert code == 3, out  # ...and a ranking of which no comparison could be read is no ranking,
+    failure = json.loads(out)  # but it keeps every failed judgment with its text
+    assert "were unreadable" in failure["error"], failure["error"]
+    assert failure["judgments"] and all(j["failed"] and j["raw_text"] for j in failure["judgments"])
 
 
 @pytest.mark.parametrize("structured", [True, False], ids=["structured", "garbage"])
@@ -166,15 +165,19 @@ def test_generate_runs_the_loop_with_the_vllm_assessor(served, example_refs, tmp
         ["generate", "--refs", str(example_refs), "--prompt", "a lighthouse", "--assessor", uri,
          "-n", "2", "--iterations", "2", "--size", "96x96", "--out", str(out), "--json"]
     )  # fmt: skip
-    assert code == 0, output
     record = json.loads((out / "summary.json").read_text())
-    assert record["finished"] and (out / "report.html").is_file()
     lines = [json.loads(line) for line in (out / "judgments.jsonl").read_text().splitlines()]
     ranking = [j for j in lines if j["kind"] == "ranking-judgment"]
-    assert len(ranking) == len(record["iterations"])  # one comparison per round of two candidates
     if structured:
+        assert code == 0, output
+        assert record["finished"] and (out / "report.html").is_file()
+        assert len(ranking) == len(record["iterations"])  # one comparison per round of two candidates
         assert not any(j["failed"] for j in ranking) and record["profile"]["likes"]["color"]
     else:
+        # No comparison could be read: no candidate is crowned, the run stops with exit 3 and says why.
+        assert code == 3, output
+        assert record["best"] is None and not record["finished"]
+        assert record["stop_reason"].startswith("iteration 1 was not assessed"), record["stop_reason"]
         assert all(j["failed"] and j["raw_text"] for j in ranking)
         assert (out / "profile_raw.txt").is_file() and any(
             "profile could not be read" in w for w in record["warnings"]

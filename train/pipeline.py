@@ -83,7 +83,7 @@ def _truth(sample: PairSample) -> UserProfile:
 def _annotate(
     settings: PipelineSettings, data: Path, samples: list[PairSample], log: Callable[[str], None]
 ) -> Any:
-    from agentpref.backends import load_assessor
+    from agentpref.backends import load_assessor, redact_uri
     from agentpref.images.refs import ImageRef
     from agentpref.paths import inside_root
 
@@ -107,7 +107,7 @@ def _annotate(
             s.answer,
         )
 
-    log(f"annotating {len(todo)} samples ({len(done)} already done) with {settings.teacher}")
+    log(f"annotating {len(todo)} samples ({len(done)} already done) with {redact_uri(settings.teacher)}")
     with JsonlAppender(path) as ledger:
         keep = ledger.append  # appended as they arrive: a killed run loses nothing finished
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agentpref.cli.common import handle_errors, json_option, stderr_console
+from agentpref.cli.common import echo, handle_errors, json_option, print_json, say, stderr_console
 
 if TYPE_CHECKING:
     from agentpref.evaluation.metrics import EvalSummary
@@ -115,7 +115,7 @@ def eval_(
     """
     from rich.progress import Progress
 
-    from agentpref.backends import load_assessor
+    from agentpref.backends import load_assessor, redact_uri
     from agentpref.errors import InputError
     from agentpref.evaluation.loaders import load_eval_data
     from agentpref.evaluation.metrics import render_table, summarize
@@ -139,7 +139,8 @@ def eval_(
         )[:limit]
         if not samples:
             raise InputError(f"{data}: no samples{' in splits ' + ', '.join(splits) if splits else ''}")
-        judges = {uri: load_assessor(uri) for uri in assessors}
+        # Keyed by the redacted URI: it names the assessor in samples.jsonl, results and plots.
+        judges = {redact_uri(uri): load_assessor(uri) for uri in assessors}
         plan = EvalPlan(
             swap=swap,
             refs_sweep=REFS_SWEEP if refs_sweep else (),
@@ -171,14 +172,12 @@ def eval_(
             payload["plot_error"] = plot_error
         write_results(out / "results.json", payload)
     if plot_error:
-        click.echo(f"warning: no plots ({plot_error}); results and report are written", err=True)
+        say(f"no plots ({plot_error}); results and report are written", label="warning:")
     if as_json:
-        import json
-
-        click.echo(json.dumps(payload))
+        print_json(payload)
     else:
-        click.echo(render_table(summary))
-        click.echo(f"results: {out / 'results.json'}; report: {report}", err=True)
+        echo(render_table(summary), newlines=True)
+        say(f"results: {out / 'results.json'}; report: {report}")
 
 
 def _draw_plots(summary: EvalSummary, out: Path) -> tuple[list[Path], str | None]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from agentpref.cli.common import handle_errors, parse_size
+from agentpref.cli.common import handle_errors, parse_size, say
 
 
 @click.group()
@@ -63,7 +63,7 @@ def run(out: Path, size: str, stages: tuple[str, ...], as_json: bool, **options:
     writable_folder(out)  # a file or read-only --out fails here, not after the first paid stage
     # Trainers print their logs to stdout; stdout is for the report alone (scripts parse it).
     with contextlib.redirect_stdout(sys.stderr):
-        report = run_pipeline(settings, log=lambda line: click.echo(line, err=True))
+        report = run_pipeline(settings, log=say)
     click.echo(report.model_dump_json(indent=None if as_json else 2))
 
 
