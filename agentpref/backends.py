@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote_plus
 
 from agentpref.errors import InputError
 
@@ -188,8 +189,50 @@ def split_uri(uri: str) -> tuple[str, str]:
     return scheme.lower(), rest
 
 
+_SECRET_KEYS = frozenset({"api_key", "key", "token", "secret", "password", "cache_salt", "access_token"})
+_SECRET_SUFFIXES = ("_key", "_token", "_secret")
+
+
+def _is_secret(key: str) -> bool:
+    key = unquote_plus(key).strip().lower()
+    return key in _SECRET_KEYS or key.endswith(_SECRET_SUFFIXES)
+
+
+def redact_uri(uri: str) -> str:
+    """`uri` fit to be written or shown: no userinfo, `***` for the values of secret-looking keys.
+
+    Everything else is kept byte for byte, so a redacted URI still says which backend ran.
+
+    >>> redact_uri("openai://user:sk-123@api.example.com/v1?model=m&api_key=sk-9&cache_salt=t#f")
+    'openai://api.example.com/v1?model=m&api_key=***&cache_salt=***'
+    >>> redact_uri("hf:org/x?hf_token=abc&revision=main")
+    'hf:org/x?hf_token=***&revision=main'
+    >>> [redact_uri(u) for u in ("features", "painter", "hf:Qwen/x", "vllm://127.0.0.1:8000?model=x")]
+    ['features', 'painter', 'hf:Qwen/x', 'vllm://127.0.0.1:8000?model=x']
+    """
+    head, question, query = uri.partition("?")
+    scheme, colon, rest = head.partition(":")
+    if colon and rest.startswith("//"):
+        # The authority ends at the first "/", as urlsplit reads it; userinfo ends at its last "@".
+        authority, slash, path = rest[2:].partition("/")
+        head = f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+    if not question:
+        return head
+    # A fragment stays inside the last value: a secret followed by "#..." is hidden whole.
+    pairs = []
+    for pair in query.split("&"):
+        key, equals, _ = pair.partition("=")
+        pairs.append(f"{key}=***" if equals and _is_secret(key) else pair)
+    return f"{head}?{'&'.join(pairs)}"
+
+
 def resolve_uri(kind: Kind, uri: str | None) -> str:
-    """The URI given, else the one in the environment, else the embedded default."""
+    """The URI given, else the one in the environment, else the embedded default.
+
+    An empty URI given on purpose (`--assessor ""`) is an InputError, not the default.
+    """
+    if uri is not None and not uri.strip():
+        raise InputError(f"the {kind} URI is empty; leave it out for {DEFAULTS[kind]!r} or name a backend")
     return uri or os.environ.get(ENVIRONMENT[kind]) or DEFAULTS[kind]
 
 
@@ -202,7 +245,8 @@ def _load(kind: Kind, uri: str | None, options: dict[str, Any]) -> Any:
         ready = ", ".join(b.scheme for b in known if b.installed)
         missing = [f"{b.scheme} (pip install 'agentpref[{b.extra}]')" for b in known if not b.installed]
         more = f"; with extras: {', '.join(missing)}" if missing else ""
-        raise InputError(f"unknown {kind} backend {uri!r}; available here: {ready}{more}")
+        shown = redact_uri(uri)  # a mistyped scheme may still carry a key
+        raise InputError(f"unknown {kind} backend {shown!r}; available here: {ready}{more}")
     return backend.load(rest, **options)
 
 

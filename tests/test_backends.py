@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agentpref.backends import BACKENDS, Backend, backends, load_assessor, load_generator, markdown_table
+from agentpref.backends import (
+    BACKENDS,
+    Backend,
+    backends,
+    load_assessor,
+    load_generator,
+    markdown_table,
+    redact_uri,
+)
 from agentpref.cli.main import main
 from agentpref.errors import InputError
 
@@ -36,6 +45,70 @@ def test_an_unknown_uri_lists_what_is_available_here():
     assert all(b.scheme in message for b in BACKENDS if b.kind == "assessor")
     with pytest.raises(InputError, match="available here: painter"):
         load_generator("features")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "features",
+        "painter",
+        "random:?seed=3",
+        "hf:Qwen/Qwen2.5-VL-7B-Instruct",
+        "vllm://127.0.0.1:8000?model=x",
+        "openai://api.example.com/v1?model=gpt-4o&api_key_env=EXAMPLE_KEY&swap=1",
+        "diffusers:stabilityai/sd-turbo?steps=4&guidance=0",
+        "vllm://[::1]:8000/v1?model=a%40b&system_prompt=@prompt.txt",
+    ],
+)
+def test_redaction_keeps_a_uri_without_secrets_byte_for_byte(uri):
+    assert redact_uri(uri) == uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "redacted"),
+    [
+        ("openai://user:sk-SECRET@api.example.com/v1?model=m", "openai://api.example.com/v1?model=m"),
+        ("vllm://sk-SECRET@h:1", "vllm://h:1"),
+        ("vllm://h:1?model=m&cache_salt=SECRET&swap=1", "vllm://h:1?model=m&cache_salt=***&swap=1"),
+        ("openai://h/v1?api_key=SECRET&Access_Token=SECRET", "openai://h/v1?api_key=***&Access_Token=***"),
+        (
+            "hf:org/m?hf_token=SECRET&x_secret=SECRET&password=SECRET",
+            "hf:org/m?hf_token=***&x_secret=***&password=***",
+        ),
+        ("plugin:?key=SECRET&token=SECRET&secret=SECRET", "plugin:?key=***&token=***&secret=***"),
+        ("openai://h/v1?api_key=SECRET#frag", "openai://h/v1?api_key=***"),
+    ],
+)
+def test_redaction_drops_userinfo_and_the_values_of_secret_keys(uri, redacted):
+    assert redact_uri(uri) == redacted and "SECRET" not in redact_uri(uri)
+
+
+def test_an_empty_uri_given_on_purpose_is_refused_not_the_default():
+    for empty in ("", "  "):
+        with pytest.raises(InputError, match="assessor URI is empty"):
+            load_assessor(empty)
+    assert load_assessor().name == "features"
+
+
+def test_an_unknown_backend_is_named_without_its_key():
+    with pytest.raises(InputError) as info:
+        load_assessor("opnai://user:sk-SECRET@h/v1?api_key=sk-SECRET")
+    assert "'opnai://h/v1?api_key=***'" in str(info.value) and "SECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "named"),
+    [
+        ("random:?seed=abc", "seed must be an integer (got 'abc')"),
+        ("random:?seed=1e3", "seed must be an integer (got '1e3')"),
+        ("random:?bogus=1", "unknown setting 'bogus'"),
+        ("random:?seed=1&seeds=2", "unknown setting 'seeds'"),
+    ],
+)
+def test_random_settings_are_checked(uri, named):
+    with pytest.raises(InputError, match=re.escape(named)):
+        load_assessor(uri)
+    assert load_assessor("random:?seed=7").seed == 7
 
 
 def test_a_backend_whose_libraries_are_missing_says_how_to_install_them():

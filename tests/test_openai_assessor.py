@@ -11,13 +11,15 @@ import asyncio
 import base64
 import io
 import json
+import re
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
 from PIL import Image
 
-from agentpref.assessors.vlm.http import RetryPolicy, post_json
+from agentpref.assessors.vlm.http import RetryPolicy, request_json
 from agentpref.assessors.vlm.options import Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
@@ -48,6 +50,75 @@ def test_uris_name_the_server_model_and_options():
         load_assessor("vllm:nowhere")
     with pytest.raises(ValueError, match="max_pixels"):
         load_assessor("vllm://h:1?max_pixels=10")
+
+
+@pytest.mark.parametrize("scheme", ["openai", "vllm"])
+@pytest.mark.parametrize(
+    "rest",
+    ["user:sk-SECRET@h.example:8000?model=m", "sk-SECRET@h.example:8000", "h.example:8000?api_key=sk-SECRET"],
+)
+def test_a_key_in_the_uri_is_refused_saying_where_it_goes_without_repeating_it(scheme, rest):
+    with pytest.raises(InputError) as info:
+        load_assessor(f"{scheme}://{rest}")
+    message = str(info.value)
+    default = "VLLM_API_KEY" if scheme == "vllm" else "OPENAI_API_KEY"
+    assert f"api_key_env=NAME (default {default})" in message and "h.example" in message
+    assert "SECRET" not in message
+
+
+def test_the_name_never_holds_a_secret(monkeypatch):
+    monkeypatch.setenv("JUDGE_KEY", "sk-secret-value")
+    judge = load_assessor("vllm://h:1/v1?model=pt&cache_salt=tenant-salt&api_key_env=JUDGE_KEY")
+    assert judge.name == "vllm:pt" and judge.cache_salt == "tenant-salt"
+    assert "salt" not in repr(judge) and "sk-secret" not in repr(judge)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("timeout", "abc"),
+        ("timeout", "nan"),
+        ("timeout", "inf"),
+        ("timeout", "0"),
+        ("timeout", "-5"),
+        ("retries", "abc"),
+        ("retries", "-1"),
+        ("retries", "1e9"),
+        ("retries", "11"),
+        ("timeout", "1e12"),
+        ("max_response_bytes", "12"),
+        ("temperature", "inf"),
+        ("concurrency", "lots"),
+        ("concurrency", "1000000000"),
+        ("api_key_env", ""),
+        ("api_key_env", "$(id)"),
+    ],
+)
+def test_bad_settings_are_input_errors_naming_the_setting_and_value(setting, value):
+    named = rf"{setting}: .*\(got {re.escape(repr(value))}\)"
+    with pytest.raises(InputError, match=rf"http://h:1/v1: {named}"):
+        load_assessor(f"vllm://h:1?model=x&{setting}={quote(value)}")
+    with pytest.raises(InputError, match=named):
+        load_assessor("vllm://h:1?model=x", **{setting: value})
+
+
+def test_other_bad_uris_are_input_errors_not_tracebacks():
+    with pytest.raises(InputError, match="unknown setting 'bogus'; known: mode, swap"):
+        load_assessor("vllm://h:1?model=x&bogus=1")
+    with pytest.raises(InputError, match="https must be 1 or 0"):
+        load_assessor("openai://h:1/v1?https=maybe")
+    with pytest.raises(InputError, match="port is not a number"):
+        load_assessor("vllm://h:99999")
+    with pytest.raises(InputError, match="host name or path is too long"):
+        load_assessor("vllm://" + "a" * 1_000_000 + "?model=m")
+    with pytest.raises(InputError, match="not a valid URL"):
+        load_assessor("vllm://[::1?model=m")
+    with pytest.raises(InputError, match="control character"):  # urlsplit would drop it: model "mX-Evil: 1"
+        load_assessor("vllm://h:1?model=m\nX-Evil: 1")
+    with pytest.raises(InputError, match=r"model: .*\(got 'm\\x1b\[2J'\)"):
+        load_assessor("vllm://h:1", model="m\x1b[2J")
+    ok = load_assessor("vllm://h:1?model=x&timeout=2.5&retries=0&max_response_bytes=65536")
+    assert (ok.policy.timeout, ok.policy.retries, ok.policy.max_response_bytes) == (2.5, 0, 65536)
 
 
 def test_request_body_uses_vllm_extensions_only_for_vllm(monkeypatch):
@@ -93,7 +164,7 @@ class Server:
 
         async def go() -> dict:
             async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-                return await post_json(client, "http://judge/v1/chat/completions", {"x": 1}, policy)
+                return await request_json(client, "http://judge/v1/chat/completions", policy, {"x": 1})
 
         return asyncio.run(go())
 
@@ -141,9 +212,23 @@ def test_an_absent_server_gives_a_clear_error_quickly(tmp_path):
     assert time.perf_counter() - start < 10
 
     unnamed = load_assessor(f"vllm://127.0.0.1:{port}")
-    with pytest.raises(BackendError, match=r"cannot list the models .* is the server running"):
+    with pytest.raises(
+        BackendError, match=r"cannot list the models: .*/v1/models failed .* is the server running"
+    ):
         unnamed.compare(_refs(), a, b)
 
 
 def _refs() -> References:
     return References(likes=[_image(1)], dislikes=[_image(2)], skipped=[])
+
+
+def test_an_answer_nested_too_deep_or_too_long_is_a_backend_error():
+    deep = Server(httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000))
+    with pytest.raises(
+        BackendError, match=r"http://judge/v1/chat/completions answered 200 with a body that is not"
+    ):
+        deep.post()
+    declared = Server(httpx.Response(200, content=b"x" * 5000))  # refused by its Content-Length
+    with pytest.raises(BackendError, match="sent an answer over 1024 bytes"):
+        declared.post(RetryPolicy(retries=2, timeout=5, max_response_bytes=1024))
+    assert declared.calls == 1

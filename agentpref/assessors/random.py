@@ -20,6 +20,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from agentpref.assessors.base import RefsOrProfile, SyncAssessor
+from agentpref.errors import InputError
 from agentpref.images.refs import ImageLike, ImageRef
 from agentpref.judgment import Judgment, RankedCandidate, Ranking
 from agentpref.profile import UserProfile
@@ -31,7 +32,12 @@ class RandomAssessor(SyncAssessor):
     name = "random"
 
     def __init__(self, seed: int | str = 0) -> None:
-        self.seed = int(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int | str):
+            raise InputError(f"random: seed must be an integer (got {seed!r:.80})")
+        try:
+            self.seed = int(seed)
+        except ValueError:
+            raise InputError(f"random: seed must be an integer (got {seed!r:.80})") from None
 
     def coin(self, a: ImageRef, b: ImageRef) -> Literal["A", "B"]:
         digest = hashlib.sha256(f"{self.seed}:{a.sha256}:{b.sha256}".encode()).digest()
@@ -56,6 +62,16 @@ class RandomAssessor(SyncAssessor):
 
 
 def from_uri(rest: str, **options: Any) -> RandomAssessor:
-    """The `random` backend: `random` or `random:?seed=3`."""
-    query = dict(parse_qsl(rest.lstrip("?")))
-    return RandomAssessor(**{**query, **options})
+    """The `random` backend: `random` or `random:?seed=3`; any other setting is an InputError.
+
+    >>> from_uri("?seed=3").seed
+    3
+    >>> from_uri("?bogus=1")
+    Traceback (most recent call last):
+    agentpref.errors.InputError: random: unknown setting 'bogus'; the only one is seed
+    """
+    query = dict(parse_qsl(rest.lstrip("?"), keep_blank_values=True))
+    settings = {**query, **options}
+    if unknown := sorted(set(settings) - {"seed"}):
+        raise InputError(f"random: unknown setting {unknown[0]!r}; the only one is seed")
+    return RandomAssessor(**settings)

@@ -14,11 +14,19 @@ Without `model=`, the server's first model (`GET /v1/models`) is used.
 
 Any `ModelOptions` field is a query parameter too: `mode=cached-profile`, `swap=1`,
 `structured=regex|json|off`, `concurrency=8`, `max_pixels=262144`, `parse_retries=2`, ...;
-transport settings are `timeout` (seconds per attempt), `retries`, `api_key_env`, and
-for vLLM `cache_salt` (requests with different salts never share prefix-cache blocks:
-isolation between tenants).
+transport settings are `timeout` (seconds for a whole attempt, connect to last byte; finite
+and positive), `retries` (0-10), `max_response_bytes` (answers are read as a stream and
+dropped past it; 4 MiB by default), `api_key_env`, and for vLLM `cache_salt` (requests
+with different salts never share prefix-cache blocks: isolation between tenants). Bad
+values are an `InputError` naming the setting when the URI is read; see `http` for how
+each request is bounded.
+
 The API key is read from that environment variable (default `OPENAI_API_KEY`, or
-`VLLM_API_KEY` for vllm://) and never logged.
+`VLLM_API_KEY` for vllm://) and never logged; a key in the URI itself (`user:KEY@host`,
+`api_key=`) is refused, since URIs are shown and written to run folders.
+A server's answer is untrusted: one without a text in `choices[0].message.content` is a
+`BackendError` naming the server, and token counts in `usage` that are not plausible
+counts are taken as unknown.
 """
 
 from __future__ import annotations
@@ -26,17 +34,37 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from pydantic import BaseModel, Field, StrictStr, StringConstraints, ValidationError
+
 from agentpref.assessors.vlm.base import ReasoningAssessor
-from agentpref.assessors.vlm.http import RetryPolicy, post_json
-from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, Structured
+from agentpref.assessors.vlm.http import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, request_json
+from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, Structured, validated
 from agentpref.errors import BackendError, InputError
 from agentpref.images.refs import ImageRef
+from agentpref.io import describe_validation
 from agentpref.preferthinker.requests import Request, to_openai_messages
 
 _TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_KEY_NAMES = frozenset({"api_key", "key", "token", "access_token", "password", "secret"})
+_TRANSPORT = ("model", "vllm", "timeout", "retries", "max_response_bytes", "api_key_env", "cache_salt")
+# Token counts above this are not counts (a judgment prompt is thousands of tokens).
+_MAX_TOKENS_COUNT = 10**9
+
+
+def _key_env(scheme: str) -> str:
+    return "VLLM_API_KEY" if scheme == "vllm" else "OPENAI_API_KEY"
+
+
+def _flag(where: str, name: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise InputError(f"{where}: {name} must be 1 or 0 (got {value[:80]!r})")
 
 
 def parse_uri(scheme: str, rest: str) -> dict[str, Any]:
@@ -49,22 +77,94 @@ def parse_uri(scheme: str, rest: str) -> dict[str, Any]:
     """
     if not rest.startswith("//"):
         raise InputError(f"{scheme}: URI needs a host, e.g. {scheme}://127.0.0.1:8000?model=NAME")
-    parts = urlsplit(f"x:{rest}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in rest):  # urlsplit would silently drop newlines and tabs
+        raise InputError(f"{scheme}: URI holds a control character (a newline or tab pasted with it?)")
+    try:
+        parts = urlsplit(f"x:{rest}")
+    except ValueError as err:  # e.g. an unclosed IPv6 bracket
+        raise InputError(f"{scheme}: URI is not a valid URL ({err})") from None
     if not parts.hostname:
-        raise InputError(f"{scheme}:{rest}: no host name")
+        raise InputError(f"{scheme}: URI has no host name")
+    if len(parts.hostname) > 253 or len(parts.path) > 2048:  # DNS's limit; httpx refuses long URLs later
+        raise InputError(
+            f"{scheme}: the host name or path is too long ({len(parts.netloc + parts.path)} characters)"
+        )
+    where = f"{scheme}://{parts.hostname}"  # never the URI itself: it may hold a key
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    vllm = scheme == "vllm" or query.pop("vllm", "0").lower() in _TRUE
+    if "@" in parts.netloc or _KEY_NAMES & {k.lower() for k in query}:
+        raise InputError(
+            f"{where}: an API key or user name in the URI is not accepted (URIs are shown and written "
+            f"to run folders); put the key in an environment variable and name it with api_key_env=NAME "
+            f"(default {_key_env(scheme)})"
+        )
+    vllm = scheme == "vllm" or _flag(where, "vllm", query.pop("vllm", "0"))
     try:
         port = parts.port
     except ValueError:
-        raise InputError(f"{scheme}:{rest}: the port is not a number") from None
-    https_default = port in (None, 443)
-    https = query.pop("https", str(https_default)).lower() in _TRUE
+        raise InputError(f"{where}: the port is not a number from 0 to 65535") from None
+    https = _flag(where, "https", query.pop("https", "1" if port in (None, 443) else "0"))
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     netloc = f"{host}:{port}" if port else host
     path = parts.path.rstrip("/") or "/v1"
     # Transport keys are OpenAIAssessor parameters; the rest are ModelOptions fields, validated there.
     return {**query, "base_url": f"{'https' if https else 'http'}://{netloc}{path}", "vllm": vllm}
+
+
+# A model name is shown and sent: printable, bounded (from a URI or a server's listing alike).
+_ModelId = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
+]
+
+
+_EnvName = Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class _Endpoint(BaseModel):
+    """What the URI says about whom to ask: the model's name and where the key is."""
+
+    model: _ModelId | None
+    api_key_env: _EnvName | None
+
+
+class _ModelEntry(BaseModel):
+    id: _ModelId
+
+
+class _ModelList(BaseModel):
+    data: list[_ModelEntry]
+
+
+# What is read of a server's answers: anything else in them is ignored, anything missing is its fault.
+class _Message(BaseModel):
+    content: StrictStr
+
+
+class _Choice(BaseModel):
+    message: _Message
+
+
+class _ChatAnswer(BaseModel):
+    choices: list[_Choice] = Field(min_length=1)
+    usage: Any = None  # read leniently by _token_count: a bad count is unknown, not a failure
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+def _answer(model: type[A], url: str, answer: Any) -> A:
+    """A server's JSON answer read as `model`, or a BackendError naming the server and the field."""
+    try:
+        return model.model_validate(answer)
+    except ValidationError as err:
+        field, reason = describe_validation(err)
+        raise BackendError(f"{url} answered without a usable {field or 'body'}: {reason}") from None
+
+
+def _token_count(value: Any) -> int | None:
+    """A token count from a server's `usage`, or None (unknown) when it is not a plausible one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_TOKENS_COUNT:
+        return value
+    return None
 
 
 class OpenAIAssessor(ReasoningAssessor):
@@ -78,23 +178,28 @@ class OpenAIAssessor(ReasoningAssessor):
         vllm: bool = True,
         timeout: float = 300.0,
         retries: int = 3,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         api_key_env: str | None = None,
         cache_salt: str | None = None,
         options: ModelOptions | dict[str, Any] | None = None,
         **option_fields: Any,
     ) -> None:
-        if isinstance(options, ModelOptions):
-            merged = options.model_copy(update=option_fields)
+        base_url = base_url.rstrip("/")
+        if isinstance(options, ModelOptions):  # already valid (a system prompt file already read)
+            update = validated(ModelOptions, base_url, option_fields, also=_TRANSPORT)
+            merged = options.model_copy(update=update.model_dump(exclude_unset=True))
         else:
-            merged = ModelOptions(**{**(options or {}), **option_fields})
+            merged = validated(ModelOptions, base_url, {**(options or {}), **option_fields}, also=_TRANSPORT)
         super().__init__(merged)
-        self.base_url = base_url.rstrip("/")
-        self.model = model
+        endpoint = validated(_Endpoint, base_url, {"model": model, "api_key_env": api_key_env})
+        self.base_url = base_url
+        self.model = endpoint.model
         self.vllm = vllm
-        self.policy = RetryPolicy(retries=int(retries), timeout=float(timeout))
-        self.api_key_env = api_key_env or ("VLLM_API_KEY" if vllm else "OPENAI_API_KEY")
+        settings = {"timeout": timeout, "retries": retries, "max_response_bytes": max_response_bytes}
+        self.policy = validated(RetryPolicy, base_url, settings)
+        self.api_key_env = endpoint.api_key_env or _key_env("vllm" if vllm else "openai")
         self.cache_salt = cache_salt
-        self.name = f"{'vllm' if vllm else 'openai'}:{model or '?'}"
+        self.name = f"{'vllm' if vllm else 'openai'}:{model or '?'}"  # never the URL, salt or key
         self._urls: OrderedDict[tuple[str, int], str] = OrderedDict()
 
     def __repr__(self) -> str:  # never shows the key
@@ -130,21 +235,18 @@ class OpenAIAssessor(ReasoningAssessor):
         await transport.aclose()
 
     async def _first_model(self, client: Any) -> str:
-        import httpx
-
         url = f"{self.base_url}/models"
+        policy = self.policy.model_copy(update={"timeout": min(self.policy.timeout, 30.0)})
         try:
-            response = await client.get(url, timeout=min(self.policy.timeout, 30.0))
-            response.raise_for_status()
-            models = [m["id"] for m in response.json().get("data", [])]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as err:
+            listing = _answer(_ModelList, url, await request_json(client, url, policy))
+        except BackendError as err:
             raise BackendError(
-                f"cannot list the models at {url} ({type(err).__name__}: {err}); is the server running? "
+                f"cannot list the models: {err}; is the server running? "
                 "Start one with `agentpref serve`, or name the model with ?model=NAME"
             ) from None
-        if not models:
+        if not listing.data:
             raise BackendError(f"{url} lists no models")
-        return models[0]
+        return listing.data[0].id
 
     def _image_url(self, ref: ImageRef) -> str:
         """A data URL within the pixel budget, encoded once per content hash."""
@@ -188,17 +290,13 @@ class OpenAIAssessor(ReasoningAssessor):
                 return await self._complete(request, sampling)
         start = time.perf_counter()
         url = f"{self.base_url}/chat/completions"
-        answer = await post_json(client, url, self.request_body(request, sampling), self.policy)
-        try:
-            text = answer["choices"][0]["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError):
-            shown = str(answer)[:300]
-            raise BackendError(f"{url} answered without choices[0].message.content: {shown}") from None
-        usage = answer.get("usage") or {}
+        body = self.request_body(request, sampling)
+        answer = _answer(_ChatAnswer, url, await request_json(client, url, self.policy, body))
+        usage = answer.usage if isinstance(answer.usage, dict) else {}
         return Completion(
-            text=text,
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
+            text=answer.choices[0].message.content,
+            prompt_tokens=_token_count(usage.get("prompt_tokens")),
+            completion_tokens=_token_count(usage.get("completion_tokens")),
             latency_s=time.perf_counter() - start,
         )
 
