@@ -226,6 +226,13 @@ def test_uri_options_and_device_defaults(tiny_qwen):
     assert not judge.loaded  # nothing heavy happens until the first request
     with pytest.raises(InputError, match="dtype"):
         HFAssessor(str(tiny_qwen), dtype="int3")
+    # Settings from a URI are named with their value, never a pydantic traceback.
+    with pytest.raises(InputError, match="batch_size='many'"):
+        HFAssessor(f"{tiny_qwen}?batch_size=many")
+    with pytest.raises(InputError, match="max_tokens"):
+        HFAssessor(f"{tiny_qwen}?max_tokens=lots")
+    with pytest.raises(InputError, match="unknown setting 'bogus'"):
+        HFAssessor(str(tiny_qwen), bogus=1)
     import torch
 
     assert hf.pick_dtype(torch, "cpu") is torch.float32 and hf.pick_dtype(torch, "mps") is torch.float16

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from agentpref.assessors.base import RefsOrProfile, SyncAssessor
 from agentpref.errors import InputError
-from agentpref.images.refs import ImageLike, ImageRef
+from agentpref.images.refs import ImageLike, ImageRef, image_list
 from agentpref.judgment import Judgment, RankedCandidate, Ranking
 from agentpref.profile import UserProfile
 
@@ -52,7 +52,9 @@ class RandomAssessor(SyncAssessor):
         return Judgment(a=ra.label, b=rb.label, winner=winner, summary="a coin flip", assessor=self.name)
 
     def rank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking:
-        refs = [ImageRef.coerce(c) for c in candidates]
+        refs = [ImageRef.coerce(c) for c in image_list(candidates, what="candidates")]
+        if not refs:
+            raise InputError("candidates: need at least one image to rank")
         order = random.Random(f"{self.seed}:" + ",".join(r.sha256 for r in refs)).sample(refs, len(refs))
         ranked = [
             RankedCandidate(label=r.label, image_hash=r.sha256, score=float(len(order) - i))

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from agentpref.assessors.vlm.base import ReasoningAssessor
-from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling
+from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, validated
 from agentpref.errors import AgentprefError, BackendError, InputError
 from agentpref.images.decode import fit_pixels
 from agentpref.preferthinker.requests import Request, to_hf_messages
@@ -195,12 +195,22 @@ class HFAssessor(ReasoningAssessor):
         model, query = split_model_uri(model)
         device = query.pop("device", device)
         dtype = query.pop("dtype", dtype)
-        batch_size = int(query.pop("batch_size", batch_size))
-        fields = {**query, **option_fields}
-        if isinstance(options, ModelOptions):
-            merged = options.model_copy(update=fields)
-        else:
-            merged = ModelOptions(**{**(options or {}), **fields})
+        batch = query.pop("batch_size", batch_size)
+        try:
+            batch_size = int(batch)
+        except (TypeError, ValueError):
+            raise InputError(f"hf:{model}: batch_size={str(batch)[:40]!r} is not a whole number") from None
+        base = (
+            options.model_dump(exclude_unset=True)
+            if isinstance(options, ModelOptions)
+            else dict(options or {})
+        )
+        merged = validated(
+            ModelOptions,
+            f"hf:{model}",
+            {**base, **query, **option_fields},
+            also=("device", "dtype", "batch_size"),
+        )
         super().__init__(merged)
         if self.options.structured in ("regex", "json"):
             raise BackendError(_NO_REGEX.format(model=model))
