@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentpref.errors import InputError
 from agentpref.io import describe_validation
+from agentpref.loop.state import MAX_SEED, Context
 from agentpref.paths import RefusedPathError, inside_root
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def confine(state: Mapping[str, Any], thread_id: str, config: ServerConfig) -> d
     numbers = {
         "n": (4, 1, config.max_n),
         "max_iterations": (3, 1, config.max_iterations),
-        "seed": (0, 0, 2**63 - 1),
+        "seed": (0, 0, MAX_SEED),
     }
     chosen: dict[str, Any] = {}
     for field, (default, least, most) in numbers.items():
@@ -174,7 +175,6 @@ def build_served_graph(config: ServerConfig | None = None) -> StateGraph[Any, An
     from agentpref.backends import shared_assessor, shared_generator
     from agentpref.images.store import ImageStore
     from agentpref.loop.graph import build_graph
-    from agentpref.loop.state import Context
 
     settings = config or ServerConfig.from_environment()
     images = ImageStore()  # one per server: each image is decoded once, whichever thread uses it
