@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,13 +46,10 @@ class Element(str, Enum):
 
         Raises ValueError naming the key when nothing matches.
         """
-        squashed = re.sub(r"[^a-z]", "", key.lower())
-        for element in cls:
-            name = re.sub(r"[^a-z]", "", element.value.lower())
-            # "artstyle" / "artisticstyle" / "style" all mean Art Styles.
-            if squashed in (name, name.rstrip("s")) or squashed in _KEY_ALIASES.get(element, ()):
-                return element
-        raise ValueError(f"unknown profile element {key!r}; expected one of {[e.value for e in cls]}")
+        element = _element_of(key)
+        if element is None:
+            raise ValueError(f"unknown profile element {key!r}; expected one of {[e.value for e in cls]}")
+        return element
 
 
 _KEY_ALIASES: dict[Element, tuple[str, ...]] = {
@@ -65,14 +63,49 @@ _KEY_ALIASES: dict[Element, tuple[str, ...]] = {
 ELEMENTS: tuple[Element, ...] = tuple(Element)
 
 
+_NOT_LETTER = re.compile(r"[^a-z]")
+
+
+def _squash(key: str) -> str:
+    return _NOT_LETTER.sub("", key.lower())
+
+
+# Every spelling a key may squash to, computed once: the parsers look up one candidate key per
+# line of model text, so this lookup must be a dict access, not a loop of regexes.
+_KEY_SPELLINGS: dict[str, Element] = {
+    spelling: element
+    for element in ELEMENTS
+    # "artstyle" / "artisticstyle" / "style" all mean Art Styles.
+    for spelling in (_squash(element.value), _squash(element.value).rstrip("s"), *_KEY_ALIASES[element])
+}
+
+
+def _element_of(key: str) -> Element | None:
+    """The element a key names (see `Element.parse`), None when it names none."""
+    return _KEY_SPELLINGS.get(_squash(key))
+
+
 def _split_terms(value: str) -> list[str]:
     """Split a value: 'Teal, Navy; Pastel.' -> ["Teal", "Navy", "Pastel"] (empties, end periods dropped).
 
     "and"/"&" do not split: terms such as "Pen and Ink" or "Arts and Crafts" must survive.
     """
-    parts = re.split(r"\s*[,;/]\s*", value.strip().strip('"').strip())
+    # One separator per split (the parts are stripped below): a pattern with "\s*" around the
+    # separator rescans a run of spaces from every position in it (quadratic on untrusted text).
+    parts = re.split(r"[,;/]", value.strip().strip('"').strip())
     cleaned = (p.strip().strip('"').strip().rstrip(".").strip() for p in parts)
     return [p for p in cleaned if p]
+
+
+# A key starts the body, a line (after bullets or a number) or a comma-separated item; any key ends
+# the previous value (known or not), so an unknown key's value is dropped, not absorbed. The text is
+# untrusted: each repeat is followed by something it cannot match ("[^\S\n]" is a space but not a
+# newline, and a newline is a start of its own), so no run of spaces, bullets or stars is rescanned
+# from every position in it.
+_KEY = re.compile(
+    r"(?:^|[\n,])[^\S\n]*(?:[-\u2022][^\S\n]*)*(?:\d+[.)][^\S\n]*)?"  # start, bullets, number
+    r'(?:["*][^\S\n]*)*([A-Za-z][A-Za-z _-]{1,30}?)[\s"*]*[:=]'  # "key": / **key**:
+)
 
 
 class Profile(BaseModel):
@@ -122,31 +155,17 @@ class Profile(BaseModel):
         """
         text = body.replace("\u201c", '"').replace("\u201d", '"').replace("{", "").replace("}", "")
         found: dict[Element, list[str]] = {}
-        # A key starts the body, a line (after a bullet or number) or a comma-separated item; any key ends
-        # the previous value (known or not), so an unknown key's value is dropped, not absorbed.
-        key_pattern = re.compile(
-            r"(?:^|[\n,])\s*(?:[-*\u2022]+\s*)?(?:\d+[.)]\s*)?"  # start, bullet, number
-            r'(?:["*]+\s*)?([A-Za-z][A-Za-z _-]{1,30}?)[\s"*]*[:=]'  # "key": / **key**:
-        )
-        matches = list(key_pattern.finditer(text))
+        matches = list(_KEY.finditer(text))
         for i, match in enumerate(matches):
-            if not _is_element_key(match.group(1)):
+            element = _element_of(match.group(1))
+            if element is None:
                 continue
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             value = text[match.end() : end].strip().rstrip(",").strip()
-            element = Element.parse(match.group(1))
             found.setdefault(element, []).extend(_split_terms(value))
         if not found:
             raise ValueError(f"no profile element found in {body[:200]!r}")
         return cls(**{e.field: terms for e, terms in found.items()})
-
-
-def _is_element_key(key: str) -> bool:
-    try:
-        Element.parse(key)
-    except ValueError:
-        return False
-    return True
 
 
 PREFERENCE_TAG = "visual preference profile"
@@ -175,24 +194,53 @@ class UserProfile(BaseModel):
         Raises ValueError (with the start of the text) when the preference tag is missing.
         A missing non-preference tag gives an empty dislikes profile.
         """
-        likes = _tag_content(text, PREFERENCE_TAG)
+        tags = layout_tags(text)
+        likes = _tag_content(text, PREFERENCE_TAG, tags)
         if likes is None:
             raise ValueError(f"no <{PREFERENCE_TAG}> tag in {text[:200]!r}")
-        dislikes = _tag_content(text, NON_PREFERENCE_TAG)
+        dislikes = _tag_content(text, NON_PREFERENCE_TAG, tags)
         return cls(
             likes=Profile.from_tag_body(likes),
             dislikes=Profile.from_tag_body(dislikes) if dislikes and dislikes.strip() else Profile(),
         )
 
 
-def _tag_content(text: str, tag: str) -> str | None:
-    """Content of `<tag>...</tag>`, case- and space-insensitive; an unclosed tag runs to the next tag.
+class LayoutTag(NamedTuple):
+    """One of the layout's tags found in model text."""
 
-    Words may be joined by spaces, "_" or "-" ("visual_non_preference_profile").
-    """
-    name = r"[\s_-]*".join(re.escape(w) for w in re.split(r"[\s_-]+", tag.strip()))
-    opened = re.search(rf"<\s*{name}\s*>", text, re.IGNORECASE)
-    if not opened:
-        return None
-    closed = re.compile(rf"<\s*/\s*{name}\s*>|<\s*[a-z]", re.IGNORECASE).search(text, opened.end())
-    return text[opened.end() : closed.start() if closed else len(text)]
+    name: str  # PREFERENCE_TAG, NON_PREFERENCE_TAG, "think" or "answer"
+    closing: bool
+    start: int
+    end: int
+
+
+# The layout's four tags in any case, words joined by spaces, "_" or "-". Only these are tags:
+# markup-like text in a rationale or a term ("<b>", "A<B", "<Image A>") is content. Each "\s*"
+# is followed by something it cannot match, so the scan is linear in the text.
+_LAYOUT_TAG = re.compile(
+    r"<\s*(?P<close>/\s*)?(?:visual[\s_-]*(?P<non>non[\s_-]*)?preference[\s_-]*profile|(?P<word>think|answer))\s*>",
+    re.IGNORECASE,
+)
+
+
+def layout_tags(text: str) -> list[LayoutTag]:
+    """Every layout tag in `text`, in order."""
+    tags = []
+    for m in _LAYOUT_TAG.finditer(text):
+        word, close = m.group("word", "close")
+        if word:
+            name = "think" if word[0] in "tT" else "answer"
+        else:
+            name = NON_PREFERENCE_TAG if m.group("non") else PREFERENCE_TAG
+        tags.append(LayoutTag(name, close is not None, *m.span()))
+    return tags
+
+
+def _tag_content(text: str, tag: str, tags: list[LayoutTag] | None = None) -> str | None:
+    """Content of the first `<tag>` (a layout tag): up to the next layout tag, its own closing
+    one or, when it is not closed, whichever comes next (`tags` = `layout_tags(text)`, if known)."""
+    found = layout_tags(text) if tags is None else tags
+    for i, t in enumerate(found):
+        if t.name == tag and not t.closing:
+            return text[t.end : found[i + 1].start if i + 1 < len(found) else len(text)]
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from test_metadata_bounds import timed
 
 from agentpref.judgment import DimensionScore, Judgment, RankedCandidate, Ranking
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
@@ -195,3 +196,25 @@ def test_element_parse(key: str, element: Element) -> None:
 def test_element_parse_rejects_unknown_key_by_name() -> None:
     with pytest.raises(ValueError, match="'Lighting'"):
         Element.parse("Lighting")
+
+
+def test_markup_like_text_in_a_profile_is_text_not_a_tag() -> None:
+    up = UserProfile.from_tag_text(
+        '<visual preference profile>\n"Color": "Pink <b>bold<i>, A<B",\n"Detail": "Fine"\n'
+        "</visual preference profile>"
+    )
+    assert up.likes.color == ["Pink <b>bold<i>", "A<B"] and up.likes.detail == ["Fine"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '"Color": "Teal' + " " * 200_000 + 'Navy"',  # a run of spaces inside a value
+        "\n" * 200_000 + 'no key here\n"Color": "Teal Navy"',  # a run of newlines before a non-key
+        "\n" + "*" * 200_000 + 'x\n"Color": "Teal Navy"',  # a run of bullet stars before a non-key
+    ],
+    ids=["spaces", "newlines", "stars"],
+)
+def test_tag_bodies_are_read_in_linear_time(body: str) -> None:
+    p = timed(1.0, Profile.from_tag_body, body)
+    assert [t.split()[0] for t in p.color] == ["Teal"]

@@ -13,8 +13,15 @@ from agentpref.errors import InputError, ParseError
 from agentpref.images.refs import ImageRef
 from agentpref.judgment import DimensionScore, Judgment
 from agentpref.preferthinker import prompts
+from agentpref.preferthinker.json_schema import json_to_layout
 from agentpref.preferthinker.layout import OUTPUT_REGEX, format_judgment, output_regex
-from agentpref.preferthinker.parse import format_ok, parse_answer, parse_judgment, parse_profile
+from agentpref.preferthinker.parse import (
+    MAX_ANSWER_CHARS,
+    format_ok,
+    parse_answer,
+    parse_judgment,
+    parse_profile,
+)
 from agentpref.preferthinker.prompts import PROFILE_SYSTEM_PROMPT, SYSTEM_PROMPT, WORKED_EXAMPLES
 from agentpref.preferthinker.requests import (
     ImagePart,
@@ -613,3 +620,50 @@ def test_hf_messages(refs: dict[str, Any]) -> None:
     assert [c["text"] for c in content if c["type"] == "text"] == _texts(r)
     assert [im.getpixel((0, 0)) for im in images] == [ref.image().getpixel((0, 0)) for ref in r.images]
     assert images[-2].getpixel((0, 0)) == refs["a"].image().getpixel((0, 0))
+
+
+# -- untrusted text: markup inside rationales, huge answers --------------------------------
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<b>bold</b>",
+        "A<B",
+        "<Image A>",
+        "</think>",
+        "<answer>",
+        "<answer>Image A</answer>",
+        "<think>",
+        "</answer>",
+    ],
+)
+def test_markup_like_text_in_a_rationale_never_changes_the_scores_read(markup: str) -> None:
+    text = _example_text().replace("Image A(2) - ", f"Image A(2) - {markup} ", 1)
+    j = parse_judgment(text)
+    assert [(s.score_a, s.score_b) for s in j.scores] == [(2, 5), (1, 5), (2, 4), (3, 4), (3, 4)]
+    assert (j.total_a, j.total_b, j.winner) == (11, 22, "B") and j.issues == []
+    assert j.scores[0].rationale_a.startswith(markup)
+
+
+def test_an_answer_quoted_before_the_real_one_does_not_swallow_it() -> None:
+    text = _example_text().replace("</think>", "I must end with <answer> and a name.\n</think>")
+    assert parse_answer(text) == "B" and parse_judgment(text).winner == "B"
+
+
+def test_a_10mb_answer_is_read_up_to_the_cap_and_says_so() -> None:
+    text = _example_text() + "\n" + "<answer>" * 1_250_000
+    j = parse_judgment(text)
+    assert [s.score_a for s in j.scores] == SCORES_A and j.winner == "B"
+    assert "only the first 32,000 were read" in j.issues[0] and len(j.raw_text or "") == MAX_ANSWER_CHARS
+    assert parse_answer(text) == "B"
+    assert parse_profile(text).likes.color == ["Pink"]
+
+
+def test_a_json_answer_too_long_or_nested_too_deep_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="more than the 32,000 read"):
+        json_to_layout("{" + " " * 10_000_000 + "}")
+    with pytest.raises(ParseError, match="not valid JSON"):
+        json_to_layout('{"scores": ' + "[" * 15_000 + "]" * 15_000 + "}")
+    with pytest.raises(ParseError, match="names no profile element"):
+        json_to_layout('{"preference_profile": {}, "non_preference_profile": {}}')

@@ -21,6 +21,7 @@ from typing import Any
 
 from agentpref.errors import ParseError
 from agentpref.judgment import DimensionScore, Judgment
+from agentpref.preferthinker.parse import MAX_ANSWER_CHARS
 from agentpref.profile import ELEMENTS, Profile, UserProfile
 
 JSON_INSTRUCTION = (
@@ -93,12 +94,19 @@ def judgment_to_json(judgment: Judgment) -> dict[str, Any]:
 
 
 def _load(text: str) -> dict[str, Any]:
+    if len(text) > MAX_ANSWER_CHARS:  # cut JSON is no JSON: say why instead of where it broke
+        raise ParseError(
+            f"the JSON answer is {len(text):,} characters, more than the {MAX_ANSWER_CHARS:,} read",
+            text[:MAX_ANSWER_CHARS],
+        )
     start, end = text.find("{"), text.rfind("}")
     try:
         # strict=False: models put raw control characters (tabs, newlines) inside strings.
         data = json.loads(text[start : end + 1], strict=False) if start >= 0 else None
-    except json.JSONDecodeError as err:
-        raise ParseError(f"the answer is not valid JSON ({err})", text) from None
+    except (ValueError, RecursionError) as err:  # also numbers over 4,300 digits, and deep nesting
+        raise ParseError(
+            f"the answer is not valid JSON ({type(err).__name__}: {str(err)[:200]})", text
+        ) from None
     if not isinstance(data, dict):
         raise ParseError("the answer holds no JSON object", text)
     return data
@@ -111,14 +119,20 @@ def _profile(data: dict[str, Any], text: str) -> UserProfile:
         if not isinstance(block, dict):
             raise ParseError(f"the JSON answer has no {side!r} object", text)
         body = "\n".join(f'"{k}": "{str(v).replace(chr(34), chr(39))}"' for k, v in block.items())
-        sides.append(Profile.from_tag_body(body))
+        try:
+            sides.append(Profile.from_tag_body(body))
+        except ValueError as err:
+            raise ParseError(
+                f"the JSON answer's {side!r} names no profile element ({str(err)[:200]})", text
+            ) from None
     return UserProfile(likes=sides[0], dislikes=sides[1])
 
 
 def json_to_layout(text: str, *, profile_only: bool = False) -> str:
     """A JSON answer rewritten in the tag layout (`parse_judgment`/`parse_profile` read it).
 
-    Raises ParseError (carrying the JSON text) when the JSON is malformed or misses a part.
+    Raises ParseError (carrying the JSON text) when the JSON is malformed, longer than
+    MAX_ANSWER_CHARS, or misses a part; nothing else.
     """
     from agentpref.preferthinker.layout import format_judgment
 
@@ -144,7 +158,7 @@ def json_to_layout(text: str, *, profile_only: bool = False) -> str:
                     rationale_b=str(row.get("rationale_b", "")),
                 )
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, OverflowError) as err:
             raise ParseError(f"the JSON scores of {element.value!r} are unusable ({err})", text) from None
     answer = str(data.get("answer", "")).strip().upper().replace("IMAGE", "").strip()
     winner = answer if answer in ("A", "B") else None

@@ -6,16 +6,39 @@ that drift but never silently repairs content: every inconsistency (totals that 
 with the element scores or with the answer, missing elements, out-of-range scores, a
 missing answer) is written to `Judgment.issues`. Import these names from
 `agentpref.preferthinker.requests`.
+
+Model text is untrusted: only its first `MAX_ANSWER_CHARS` characters are read, only the
+layout's own tags are tags (markup-like text in a rationale, "<b>" or "A<B", is text), and
+every pattern is linear in the text (no two adjacent repeats that can match the same
+characters), so no answer, however long or strange, costs more than a few milliseconds.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain, islice
 
 from agentpref.errors import ParseError
 from agentpref.judgment import DimensionScore, Judgment, Winner
-from agentpref.profile import ELEMENTS, NON_PREFERENCE_TAG, PREFERENCE_TAG, Element, UserProfile, _tag_content
+from agentpref.profile import (
+    _KEY_SPELLINGS,
+    ELEMENTS,
+    NON_PREFERENCE_TAG,
+    PREFERENCE_TAG,
+    Element,
+    LayoutTag,
+    UserProfile,
+    _element_of,
+    _tag_content,
+    layout_tags,
+)
+
+MAX_ANSWER_CHARS = 32_000
+"""The most of a model's text that is read. Answers are capped at `max_tokens` (4096 by
+default; PreferThinker's layout takes about 1,500 tokens); at ~4 characters a token this is
+8,000 tokens, twice the default. Longer text is a model looping or a hostile server, and
+reading it all would only cost time (the parser's work is linear, but per line)."""
 
 FORMAT_PATTERN = (
     r"<visual preference profile>.*?</visual preference profile>\s*"
@@ -25,41 +48,81 @@ FORMAT_PATTERN = (
 )
 """PreferThinker's format-reward pattern (their reward: 0.3 when the whole text matches)."""
 
+# Every pattern below reads untrusted text, so none has two adjacent repeats that can match the
+# same characters ("\s*[:-]?\s*" rescans a run of spaces from each position in it: quadratic);
+# "[^\S\n]" is a space that is not a newline, keeping a line's pattern inside its line.
 _NUM = r"-?\d+(?:\.\d+)?"
-_ANY_TAG = re.compile(
-    r"<\s*/?\s*(?:visual[\s_-]*(?:non[\s_-]*)?preference[\s_-]*profile|think|answer)\s*>", re.IGNORECASE
-)
-_PROFILE_BLOCK = re.compile(
-    r"<\s*visual[^>]*profile\s*>.*?(?:<\s*/\s*visual[^>]*profile\s*>|(?=<\s*(?:think|answer)\b)|\Z)",
-    re.IGNORECASE | re.DOTALL,
-)
-_ANSWER = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
-_OPEN_ANSWER = re.compile(r"<\s*answer\s*>([^<]*)$", re.IGNORECASE)
-_MARKUP = r"[ \t#>\-\u2022]*"  # leading markdown: headings, quotes, bullets
+_SP = r"[^\S\n]*"
+# Leading markdown (headings, quotes, bullets), taken whole: a lookahead and a backreference make
+# the run atomic (no possessive quantifiers before Python 3.11), so a line of a thousand spaces is
+# not given back one space at a time to the element names that follow.
+_MARKUP = r"(?=(?P<markup>[ \t#>\-\u2022]*))(?P=markup)"
 # "Total:", "Totals", "6. Sum", "Overall total" or a first "Image A: total_score=..." line.
 _TOTAL_HEADING = re.compile(
-    rf"^{_MARKUP}(?:(?:\d+\s*[.)]\s*)?(?:(?:overall|final)\s+)?(?:total|sum)s?\b|image\s*[ab]\s*[:-]?\s*total)",
+    rf"^{_MARKUP}(?=[\dA-Za-z])(?:(?:\d+{_SP}[.)]{_SP})?(?:(?:overall|final)[^\S\n]+)?(?:total|sum)s?\b"
+    rf"|image{_SP}[ab]{_SP}(?:[:-]{_SP})?total)",
     re.IGNORECASE | re.MULTILINE,
 )
+# An element's name as models space or hyphenate it ("Art-Styles", "ArtisticMedium"): only
+# lines naming an element are headings, so text of many "word:" lines costs no Python work.
+_ELEMENT_NAME = "|".join("[ /&-]*".join(key) for key in sorted(_KEY_SPELLINGS, key=len, reverse=True))
 _HEADING = re.compile(
-    rf"^{_MARKUP}(?:\d+\s*[.)]\s*)?(?P<name>[A-Za-z][A-Za-z /&-]{{0,40}}?)\s*(?:\([^)\n]*\))?\s*(?::|$)",
+    rf"^{_MARKUP}(?:\d+{_SP}[.)]{_SP})?(?=[A-Za-z])(?P<name>(?i:{_ELEMENT_NAME}))"
+    r"(?:[^\S\n]+(?i:scores?|analysis|evaluation|assessment|alignment|match))?"
+    rf"{_SP}(?:\([^)\n]*\){_SP})?(?::|$)",
     re.MULTILINE,
 )
-_HEADING_SUFFIX = re.compile(r"\s+(?:score|scores|analysis|evaluation|assessment|alignment|match)$", re.I)
 # "Image A(2)", "Image A (2/5)", "Image A: 2", "A(2)", "image b (score: 4)".
 _MENTION = r"(?:(?i:image)\s*(?P<c1>[ABab])|(?<![A-Za-z0-9])(?P<c2>[AB]))(?![A-Za-z])"
+_SCORE_WORD = r"(?:(?i:score)\s*(?:[:=]\s*)?)?"
 _MARKER = re.compile(
-    _MENTION + r"\s*(?:\(\s*(?:(?i:score)\s*[:=]?\s*)?(?P<p>" + _NUM + r")\s*(?:/\s*5\s*)?\)"
-    r"|[:=]\s*(?:(?i:score)\s*[:=]?\s*)?(?P<c>" + _NUM + r")(?:\s*/\s*5(?![\d.]))?)"
+    _MENTION + r"\s*(?:\(\s*" + _SCORE_WORD + r"(?P<p>" + _NUM + r")\s*(?:/\s*5\s*)?\)"
+    r"|[:=]\s*" + _SCORE_WORD + r"(?P<c>" + _NUM + r")(?:\s*/\s*5(?![\d.]))?)"
 )
 _MENTION_RE = re.compile(_MENTION)
-_SUM = re.compile(rf"((?:{_NUM}\s*\+\s*)+{_NUM})\s*(?:=\s*({_NUM}))?")
-_OUT_OF = re.compile(r"\s*(?:/\s*\d+(?:\.\d+)?|\(?\s*out\s+of\s+\d+(?:\.\d+)?\s*\)?)", re.IGNORECASE)
+# A chain starts at the first digit of a number, never inside one (each start would rescan it).
+_SUM = re.compile(rf"(-?(?<![\d.])\d+(?:\.\d+)?(?:\s*\+\s*{_NUM})+)\s*(?:=\s*({_NUM}))?")
+# Only the first space of a run starts a match (the same reason).
+_OUT_OF = re.compile(
+    r"(?<!\s)\s*(?:/\s*\d+(?:\.\d+)?|(?:\(\s*)?out\s+of\s+\d+(?:\.\d+)?\s*\)?)", re.IGNORECASE
+)
+_MAX_TOTAL_LINES = 50  # the totals follow their heading within a few lines; the rest is not read
+# FORMAT_PATTERN's three joints, each searched once from where the last one ended.
+_FORMAT_JOINTS = [
+    re.compile(r"</visual preference profile>\s*<visual non-preference profile>"),
+    re.compile(r"</visual non-preference profile>\s*<think>"),
+    re.compile(r"</think>\s*<answer>"),
+]
+_FORMAT_START, _FORMAT_END = "<visual preference profile>", "</answer>"
 
 
 def format_ok(text: str) -> bool:
-    """True when the whole text is the four blocks in order (PreferThinker's format reward, strict)."""
-    return re.fullmatch(FORMAT_PATTERN, text, re.DOTALL) is not None
+    """True when the whole text is the four blocks in order (PreferThinker's format reward, strict).
+
+    The same answer as `re.fullmatch(FORMAT_PATTERN, text, re.DOTALL)` in linear time: the
+    pattern's four lazy gaps backtrack polynomially on text with many closing tags. The first
+    match of each joint is the right one, since taking it leaves the most text for the rest.
+    """
+    if not (text.startswith(_FORMAT_START) and text.endswith(_FORMAT_END)):
+        return False
+    pos = len(_FORMAT_START)
+    for joint in _FORMAT_JOINTS:
+        found = joint.search(text, pos)
+        if found is None:
+            return False
+        pos = found.end()
+    return pos <= len(text) - len(_FORMAT_END)
+
+
+def _bounded(text: str, issues: list[str] | None = None) -> str:
+    """The part of a model's text that is read (see MAX_ANSWER_CHARS); a cut is written to `issues`."""
+    if len(text) <= MAX_ANSWER_CHARS:
+        return text
+    if issues is not None:
+        issues.append(
+            f"the model text is {len(text):,} characters; only the first {MAX_ANSWER_CHARS:,} were read"
+        )
+    return text[:MAX_ANSWER_CHARS]
 
 
 def _read_answer(content: str) -> Winner | None:
@@ -68,23 +131,44 @@ def _read_answer(content: str) -> Winner | None:
     return m.group(1).upper() if m else None  # type: ignore[return-value]
 
 
-def _answers(text: str) -> tuple[list[str], bool]:
-    """Contents of every `<answer>` tag (an unclosed final one included) and whether one was unclosed."""
-    found = _ANSWER.findall(text)
-    if found:
+def _answers(text: str, tags: list[LayoutTag]) -> tuple[list[str], bool]:
+    """Contents of every closed `<answer>` tag (or of a final unclosed one) and whether it was unclosed.
+
+    A closing tag pairs with the nearest opening one before it, so an "<answer>" quoted inside
+    a rationale does not swallow the real answer that follows.
+    """
+    found: list[str] = []
+    opened: int | None = None
+    for i, tag in enumerate(tags):
+        if tag.name != "answer":
+            continue
+        if not tag.closing:
+            opened = i
+        elif opened is not None:
+            found.append(text[tags[opened].end : tag.start])
+            opened = None
+    if found or opened is None:
         return found, False
-    tail = _OPEN_ANSWER.search(text)
-    return ([tail.group(1)], True) if tail else ([], False)
+    end = tags[opened + 1].start if opened + 1 < len(tags) else len(text)
+    return [text[tags[opened].end : end]], True
 
 
 def parse_answer(text: str) -> Winner | None:
-    """The last `<answer>`'s choice ("A" or "B"), None when there is none or it names neither."""
-    contents, _ = _answers(text)
+    """The last `<answer>`'s choice ("A" or "B"), None when there is none or it names neither.
+
+    Reads the first MAX_ANSWER_CHARS characters; never raises.
+    """
+    text = _bounded(text)
+    contents, _ = _answers(text, layout_tags(text))
     return _read_answer(contents[-1]) if contents else None
 
 
 def parse_profile(text: str) -> UserProfile:
-    """Both profile tags out of model text; ParseError (with the text) when they cannot be read."""
+    """Both profile tags out of model text (its first MAX_ANSWER_CHARS characters).
+
+    Raises ParseError (with the text read) when they cannot be read, and nothing else.
+    """
+    text = _bounded(text)
     try:
         return UserProfile.from_tag_text(_clean(text))
     except ValueError as exc:
@@ -116,8 +200,8 @@ class _Total:
 def _read_totals(text: str) -> dict[str, _Total]:
     """Totals per candidate from the lines after the "Total" heading (first statement wins)."""
     totals: dict[str, _Total] = {}
-    for raw in text.splitlines():
-        line = raw.strip(" \t#>-\u2022")
+    lines = (line for raw in text.splitlines() if (line := raw.strip(" \t#>-\u2022")))
+    for line in islice(lines, _MAX_TOTAL_LINES):
         mentions = list(_MENTION_RE.finditer(line))
         starts_total = re.match(r"(?:\d+\s*[.)]\s*)?(?:(?:overall|final)\s+)?(?:total|sum)s?\b", line, re.I)
         if not mentions or not (starts_total or mentions[0].start() == 0):
@@ -135,6 +219,8 @@ def _read_totals(text: str) -> dict[str, _Total]:
                 total = _Total(float(numbers[-1]), None) if numbers else _Total(None, None)
             if total.value is not None:
                 totals.setdefault(_candidate(m), total)
+        if len(totals) == 2:
+            break
     return totals
 
 
@@ -143,21 +229,33 @@ def _rationale(text: str) -> str:
     return " ".join(text.split()).lstrip("-\u2013\u2014: ").rstrip(" ;.,-\u2013\u2014\u2022")
 
 
+def _section_scores(body: str) -> dict[str, tuple[float, str]]:
+    """Each candidate's first score in a section, with its rationale (the text up to the next score)."""
+    found: dict[str, tuple[float, str]] = {}
+    previous: re.Match[str] | None = None
+    # Lazily: a section of a thousand scores stops being read once both candidates have one.
+    for m in chain(_MARKER.finditer(body), [None]):
+        if previous is not None and (cand := _candidate(previous)) not in found:
+            end = m.start() if m is not None else len(body)
+            found[cand] = (
+                float(previous.group("p") or previous.group("c")),
+                _rationale(body[previous.end() : end]),
+            )
+            if len(found) == 2:
+                break
+        previous = m
+    return found
+
+
 def _read_scores(text: str, issues: list[str]) -> dict[Element, DimensionScore]:
     """Per-element scores from the element sections (text before the "Total" heading)."""
-    headings = []
-    for m in _HEADING.finditer(text):
-        name = _HEADING_SUFFIX.sub("", m.group("name").strip())
-        try:
-            headings.append((Element.parse(name), m))
-        except ValueError:
-            continue
+    headings = [(element, m) for m in _HEADING.finditer(text) if (element := _element_of(m.group("name")))]
     sections: list[tuple[Element, str]] = [
         (e, text[m.end() : headings[i + 1][1].start() if i + 1 < len(headings) else len(text)])
         for i, (e, m) in enumerate(headings)
     ]
     if not headings:
-        markers = list(_MARKER.finditer(text))
+        markers = list(islice(_MARKER.finditer(text), 2 * len(ELEMENTS) + 1))
         pairs = [(_candidate(m), m) for m in markers]
         if [c for c, _ in pairs] == ["A", "B"] * len(ELEMENTS):
             issues.append("no element headings; scores taken in the layout's element order")
@@ -166,19 +264,13 @@ def _read_scores(text: str, issues: list[str]) -> dict[Element, DimensionScore]:
                 for i, e in enumerate(ELEMENTS)
             ]
     scores: dict[Element, DimensionScore] = {}
+    last_section = {element: k for k, (element, _) in enumerate(sections)}
     for k, (element, body) in enumerate(sections):
-        markers = list(_MARKER.finditer(body))
-        found: dict[str, tuple[float, str]] = {}
-        for i, m in enumerate(markers):
-            cand = _candidate(m)
-            if cand in found:
-                continue
-            end = markers[i + 1].start() if i + 1 < len(markers) else len(body)
-            found[cand] = (float(m.group("p") or m.group("c")), _rationale(body[m.end() : end]))
+        found = _section_scores(body)
         if element in scores:
             issues.append(f"{element.value}: scored twice; the first scores are used")
             continue
-        if not found and any(e == element for e, _ in sections[k + 1 :]):
+        if not found and k < last_section[element]:
             continue  # a bare mention (e.g. in a preamble) before the real section
         if len(found) < 2:
             missing = " and ".join(f"Image {c}" for c in "AB" if c not in found)
@@ -200,12 +292,34 @@ def _read_scores(text: str, issues: list[str]) -> dict[Element, DimensionScore]:
     return scores
 
 
-def _scoring_region(text: str) -> str:
-    think = _tag_content(text, "think")
-    if think is not None:
-        return think
-    without = _PROFILE_BLOCK.sub("", text)
-    return _ANSWER.sub("", re.sub(r"<\s*answer\s*>[^<]*$", "", without, flags=re.IGNORECASE))
+def _scoring_region(text: str, tags: list[LayoutTag]) -> str:
+    """The text the scores are read from: inside `<think>`, else everything outside the other blocks.
+
+    `<think>` runs to the last `</think>` (a "</think>" quoted in a rationale is not the end),
+    or when it is not closed to the last `<answer>`; other tags inside it are rationale text.
+    """
+    opened = next((t for t in tags if t.name == "think" and not t.closing), None)
+    if opened is not None:
+        after = [t for t in tags if t.start >= opened.end]
+        closes = [t for t in after if t.name == "think" and t.closing]
+        answers = [t for t in after if t.name == "answer" and not t.closing]
+        end = closes[-1].start if closes else answers[-1].start if answers else len(text)
+        return text[opened.end : end]
+    # A profile or answer block runs to the next tag (its closing one included).
+    kept, pos = [], 0
+    for i, tag in enumerate(tags):
+        if tag.closing or tag.start < pos:
+            continue
+        kept.append(text[pos : tag.start])
+        following = tags[i + 1] if i + 1 < len(tags) else None
+        if following is None:
+            pos = len(text)
+        elif following.closing and following.name == tag.name:
+            pos = following.end
+        else:
+            pos = following.start
+    kept.append(text[pos:])
+    return "".join(kept)
 
 
 def parse_judgment(text: str, *, a: str = "A", b: str = "B", assessor: str = "") -> Judgment:
@@ -213,28 +327,34 @@ def parse_judgment(text: str, *, a: str = "A", b: str = "B", assessor: str = "")
 
     The winner is the model's last `<answer>`; without a readable answer it comes from the
     totals. Raises ParseError (carrying the raw text) when the text has none of the layout's
-    tags, or when neither an answer nor any score or total can be found.
+    tags, or when neither an answer nor any score or total can be found; nothing else. Only
+    the first MAX_ANSWER_CHARS characters are read (a cut is an issue) and kept as `raw_text`.
     """
-    if not _ANY_TAG.search(text):
+    issues: list[str] = []
+    text = _bounded(text, issues)
+    clean = _clean(text)
+    tags = layout_tags(clean)
+    if not tags:
         raise ParseError(
             "no PreferThinker tags (<visual preference profile>, <think>, <answer>) in the model text", text
         )
-    clean = _clean(text)
-    issues: list[str] = []
     profile = None
-    if _tag_content(clean, PREFERENCE_TAG) is not None or _tag_content(clean, NON_PREFERENCE_TAG) is not None:
+    if (
+        _tag_content(clean, PREFERENCE_TAG, tags) is not None
+        or _tag_content(clean, NON_PREFERENCE_TAG, tags) is not None
+    ):
         try:
             profile = UserProfile.from_tag_text(clean)
         except ValueError as exc:
             issues.append(f"profile tags present but unreadable: {str(exc)[:200]}")
 
-    region = _scoring_region(clean)
+    region = _scoring_region(clean, tags)
     total_heading = _TOTAL_HEADING.search(region)
     split = total_heading.start() if total_heading else len(region)
     scores = _read_scores(region[:split], issues)
     totals = _read_totals(region[split:])
 
-    contents, unclosed = _answers(clean)
+    contents, unclosed = _answers(clean, tags)
     answer = _read_answer(contents[-1]) if contents else None
     if unclosed:
         issues.append("the <answer> tag is not closed")
@@ -294,7 +414,7 @@ def parse_judgment(text: str, *, a: str = "A", b: str = "B", assessor: str = "")
         total_b=total_b,
         winner=winner,
         profile=profile,
-        issues=issues,
+        issues=list(dict.fromkeys(issues)),  # a section repeated a thousand times is one issue
         raw_text=text,
         assessor=assessor,
     )
