@@ -345,3 +345,12 @@ def test_dreamsim_fixture_is_deterministic_and_in_dreamsims_layout(
     assert a["proj"].shape == (768, 512) and a["proj"].dtype == torch.float32
     assert "pos_drop.weight" in a
     shutil.rmtree(other)  # 350 MB; pytest keeps recent tmp folders
+
+
+def test_accuracy_reads_a_runaway_completion_in_linear_time() -> None:
+    from test_metadata_bounds import timed
+
+    # 28K characters of opening tags took over 1 s with a lazy .*? regex; a sampled completion can be that.
+    runaway = "<answer>" * 3_500 + "<answer>Image B</answer>"
+    assert timed(1.0, accuracy_reward, [runaway], ["B"]) == [1.0]
+    assert timed(1.0, accuracy_reward, ["<answer>" * 1_000_000], ["B"]) == [0.0]

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentpref.errors import InputError, ParseError
-from agentpref.preferthinker.parse import format_ok, parse_profile
+from agentpref.preferthinker.parse import closed_answers, format_ok, parse_profile
 from agentpref.profile import ELEMENTS, Element, Profile, _split_terms
 from agentpref.train.similarity import ProfileSimilarity
 
@@ -92,9 +92,6 @@ def completion_text(completion: Any) -> str:
     if isinstance(completion, Sequence):
         return "".join(completion_text(m) for m in completion)
     raise InputError(f"completion of type {type(completion).__name__}: expected a string or chat messages")
-
-
-_ANSWER = re.compile(r"<\s*answer\s*>(.*?)<\s*/\s*answer\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def _choice(text: str) -> str | None:
@@ -172,7 +169,7 @@ def _accuracy_rewards(completions: Sequence[Any], answer: Sequence[Any], weight:
     labels = [_label(a, i) for i, a in enumerate(_column(answer, "answer", len(completions)))]
     out: list[float | None] = []
     for completion, label in zip(completions, labels, strict=True):
-        answers = _ANSWER.findall(completion_text(completion))
+        answers = closed_answers(completion_text(completion))
         out.append(weight if answers and _choice(answers[-1]) == label else 0.0)
     return out
 

@@ -153,6 +153,17 @@ def _answers(text: str, tags: list[LayoutTag]) -> tuple[list[str], bool]:
     return [text[tags[opened].end : end]], True
 
 
+def closed_answers(text: str) -> list[str]:
+    """The contents of every closed `<answer>` tag, in order (first MAX_ANSWER_CHARS read; linear).
+
+    >>> closed_answers("<answer>Image A</answer> no, <answer> Image B </answer> <answer>A")
+    ['Image A', ' Image B ']
+    """
+    text = _bounded(text)
+    contents, unclosed = _answers(text, layout_tags(text))
+    return [] if unclosed else contents
+
+
 def parse_answer(text: str) -> Winner | None:
     """The last `<answer>`'s choice ("A" or "B"), None when there is none or it names neither.
 
