@@ -417,3 +417,11 @@ def test_a_10mb_png_chunk_and_sidecar_are_read_in_well_under_a_second(sidecar_im
         timed(1.0, read_embedded, im)
         sidecar_image.with_suffix(".txt").write_text(text)
         timed(1.0, read_sidecar, sidecar_image)
+
+
+def test_a_bare_answer_is_read_in_linear_time() -> None:
+    from agentpref.preferthinker.jsonl import read_answer
+
+    # "a", 20K spaces, "x" took 4.2 s against a pattern with whitespace runs around an optional ".".
+    assert timed(1.0, read_answer, "a" + " " * 1_000_000 + "x") is None
+    assert [read_answer(t) for t in ("Image A", " b . ", "image  B.")] == ["Image A", "Image B", "Image B"]

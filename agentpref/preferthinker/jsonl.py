@@ -85,13 +85,15 @@ def parse_attributes(value: Attributes) -> Profile:
     return profile
 
 
-_BARE_ANSWER = re.compile(r"\s*(?:image\s*)?([ab])\s*\.?\s*", re.IGNORECASE)
+# Matched against the stripped text: whitespace runs on both sides of an optional "." made
+# the pattern quadratic in a long run of spaces.
+_BARE_ANSWER = re.compile(r"(?:image\s*)?([ab])(?:\s*\.)?", re.IGNORECASE)
 
 
 def read_answer(text: str) -> str | None:
     """'Image A' / 'Image B' from a gpt turn: the last <answer> tag, or a bare 'Image A'."""
     winner = parse_answer(text)
-    if winner is None and (bare := _BARE_ANSWER.fullmatch(text)):
+    if winner is None and (bare := _BARE_ANSWER.fullmatch(text.strip())):
         winner = bare.group(1).upper()
     return None if winner is None else f"Image {winner}"
 
