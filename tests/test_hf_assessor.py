@@ -20,6 +20,7 @@ from PIL import Image
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from agentpref.assessors.tournament import RankingFailed
 from agentpref.assessors.vlm import hf
 from agentpref.assessors.vlm.hf import HFAssessor, MicroBatcher, split_model_uri
 from agentpref.assessors.vlm.options import Completion, Sampling
@@ -148,9 +149,14 @@ def test_end_to_end_compare_and_rank_through_the_uri(tiny_qwen, refs):
     assert judgment.usage.completion_tokens <= 16 * judgment.usage.requests
 
     candidates = [_image(40), _image(41), _image(42)]
-    ranking = judge.rank(refs, candidates)
-    assert sorted(c.label for c in ranking.candidates) == sorted(c.label for c in candidates)
-    assert ranking.judgments and sum(judge.batch_sizes) >= len(ranking.judgments) + 1
+    try:
+        ranking = judge.rank(refs, candidates)
+    except RankingFailed as err:  # random weights may write no readable comparison at all
+        judgments = err.judgments
+    else:
+        assert sorted(c.label for c in ranking.candidates) == sorted(c.label for c in candidates)
+        judgments = ranking.judgments
+    assert judgments and sum(judge.batch_sizes) >= len(judgments) + 1
 
 
 def test_the_batcher_groups_by_sampling_and_isolates_a_failing_request():
