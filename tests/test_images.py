@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
 from agentpref.errors import ImageError, InputError
-from agentpref.images.refs import ImageRef, References, load_images, load_references
+from agentpref.images.refs import ImageRef, References, image_list, load_images, load_references
 from agentpref.images.store import ImageStore
 
 # -- image makers ---------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_coerce_and_info(tmp_path: Path) -> None:
     assert ImageRef.coerce(path.read_bytes()) == ref
     from_pil = ImageRef.coerce(Image.new("RGB", (5, 5)))
     assert from_pil.format == "PNG" and from_pil.path is None and from_pil.label.startswith("image-")
-    with pytest.raises(TypeError, match="cannot use a int as an image"):
+    with pytest.raises(InputError, match="cannot use a int as an image"):
         ImageRef.coerce(3)  # type: ignore[arg-type]
     info = ref.info()
     dumped = json.loads(info.model_dump_json())
@@ -545,3 +545,20 @@ def test_load_references_reports_progress(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
     refs = load_references(tmp_path, on_progress=lambda done, total: calls.append((done, total)))
     assert len(refs.all) == 4 and calls == [(n, 5) for n in range(6)]  # skipped files count as done
+
+
+def test_numpy_pixels_are_images_and_odd_arrays_are_named() -> None:
+    import numpy as np
+
+    assert ImageRef.coerce(np.zeros((6, 8, 3), np.uint8)).image().size == (8, 6)
+    assert ImageRef.coerce(np.full((6, 8), 0.5)).image().getpixel((0, 0)) == (128, 128, 128)
+    assert len(image_list(np.zeros((6, 8, 3), np.uint8))) == 1  # one image, not six rows
+    for array, reason in [
+        (np.zeros((2, 8, 8, 3), np.uint8), r"shape \(2, 8, 8, 3\)"),
+        (np.full((4, 4, 3), 2.0), "within 0..1"),
+        (np.full((4, 4, 3), np.nan), "finite"),
+        (np.zeros((4, 4), np.int64), "dtype int64"),
+        (np.zeros((0, 4, 3), np.uint8), "no pixels"),
+    ]:
+        with pytest.raises(ImageError, match=reason):
+            ImageRef.coerce(array)

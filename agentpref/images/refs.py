@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image, ImageOps
 from pydantic import BaseModel
 
@@ -197,9 +198,34 @@ class ImageRef:
             return cls.from_bytes(bytes(x), max_pixels=max_pixels)
         if isinstance(x, Image.Image):
             return cls.from_pil(x, max_pixels=max_pixels)
-        raise TypeError(
-            f"cannot use a {type(x).__name__} as an image: pass a path, bytes, PIL image or ImageRef"
+        if isinstance(x, np.ndarray):
+            return cls.from_array(x, max_pixels=max_pixels)
+        raise InputError(
+            f"cannot use a {type(x).__name__} as an image: pass a path, bytes, PIL image, "
+            "numpy array or ImageRef"
         )
+
+    @classmethod
+    def from_array(
+        cls, array: np.ndarray, name: str | None = None, *, max_pixels: int | None = None
+    ) -> ImageRef:
+        """Wrap pixels as numpy holds them: height x width (x 1, 3 or 4 channels), uint8, or
+        floats in 0..1 (what diffusers returns with output_type="np")."""
+        source = name or "array"
+        if array.ndim == 3 and array.shape[2] == 1:
+            array = array[..., 0]
+        if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+            raise ImageError(source, f"shape {array.shape}: expected height x width with 1, 3 or 4 channels")
+        limit = max_pixels_limit(max_pixels)
+        if array.shape[0] * array.shape[1] > limit:
+            raise ImageError(source, too_many_pixels(array.shape[1], array.shape[0], limit))
+        if array.dtype.kind == "f":
+            if not (np.isfinite(array).all() and array.min(initial=0.0) >= 0 and array.max(initial=0.0) <= 1):
+                raise ImageError(source, "float pixels must be finite and within 0..1")
+            array = np.round(array * 255).astype(np.uint8)
+        elif array.dtype != np.uint8:
+            raise ImageError(source, f"pixels of dtype {array.dtype}: expected uint8, or floats in 0..1")
+        return cls.from_pil(Image.fromarray(np.ascontiguousarray(array)), name, max_pixels=limit)
 
     # -- pixels and encodings -----------------------------------------------------------
 
@@ -277,7 +303,7 @@ class ImageRef:
         )
 
 
-ImageLike = ImageRef | str | os.PathLike | bytes | Image.Image
+ImageLike = ImageRef | str | os.PathLike | bytes | Image.Image | np.ndarray
 
 
 _LIKE_DIRS = ("likes", "liked", "like")
@@ -336,7 +362,7 @@ def image_list(value: object, *, what: str = "images") -> list[ImageLike]:
         raise InputError(
             f"{what}: {os.fspath(value)!r} is not an existing folder or image file (pass a list of images)"
         )
-    if isinstance(value, (bytes, Image.Image, ImageRef)):
+    if isinstance(value, (bytes, Image.Image, ImageRef, np.ndarray)):  # one image, not rows of pixels
         return [value]
     if isinstance(value, (bytearray, memoryview)):
         return [bytes(value)]

@@ -131,7 +131,12 @@ def saved_state(builder: Graph, run_dir: str | Path) -> dict[str, Any]:
     """The state a run folder's last checkpoint holds; InputError when there is none."""
     run_dir = Path(run_dir)
     if not has_run(run_dir):
-        raise InputError(f"nothing to resume in {run_dir}: no run was saved there")
+        where = run_dir / CHECKPOINTS
+        why = f"{where} holds no finished step" if where.exists() else f"there is no {where}"
+        raise InputError(
+            f"nothing to resume in {run_dir}: {why} (a run that stopped before its first step ends "
+            "saves none); start it again with the same command without --resume"
+        )
     with _compiled(builder, run_dir) as app:
         return _read(app, run_dir)
 
