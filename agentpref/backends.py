@@ -19,6 +19,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -62,7 +63,16 @@ class Backend:
             hint = f"pip install 'agentpref[{self.extra}]'" if self.extra else f"install {needs}"
             raise InputError(f"{self.kind} {self.scheme!r} needs {needs}: {hint}")
         module, _, function = self.factory.partition(":")
-        return getattr(importlib.import_module(module), function)(rest, **options)
+        factory = getattr(importlib.import_module(module), function)
+        try:
+            return factory(rest, **options)
+        except TypeError as err:
+            # A keyword the backend does not take (load_assessor("features", bogus=1)) is the
+            # caller's mistake; any other TypeError is a bug and is raised as it is.
+            unknown = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+            if unknown is None:
+                raise
+            raise InputError(f"{self.kind} {self.scheme!r} takes no setting {unknown.group(1)!r}") from None
 
 
 BACKENDS: tuple[Backend, ...] = (
@@ -231,6 +241,8 @@ def resolve_uri(kind: Kind, uri: str | None) -> str:
 
     An empty URI given on purpose (`--assessor ""`) is an InputError, not the default.
     """
+    if uri is not None and not isinstance(uri, str):
+        raise InputError(f"the {kind} URI must be text such as {DEFAULTS[kind]!r}, got {type(uri).__name__}")
     if uri is not None and not uri.strip():
         raise InputError(f"the {kind} URI is empty; leave it out for {DEFAULTS[kind]!r} or name a backend")
     return uri or os.environ.get(ENVIRONMENT[kind]) or DEFAULTS[kind]

@@ -90,6 +90,15 @@ def test_an_empty_uri_given_on_purpose_is_refused_not_the_default():
     assert load_assessor().name == "features"
 
 
+def test_sdk_misuse_of_the_loaders_is_named():
+    with pytest.raises(InputError, match="assessor 'features' takes no setting 'bogus'"):
+        load_assessor("features", bogus=1)
+    with pytest.raises(InputError, match="generator 'painter' takes no setting 'bogus'"):
+        load_generator("painter", bogus=1)
+    with pytest.raises(InputError, match="URI must be text"):
+        load_assessor(123)  # type: ignore[arg-type]
+
+
 def test_an_unknown_backend_is_named_without_its_key():
     with pytest.raises(InputError) as info:
         load_assessor("opnai://user:sk-SECRET@h/v1?api_key=sk-SECRET")
