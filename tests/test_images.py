@@ -378,6 +378,20 @@ def test_sidecar_is_fallback_and_embedded_wins(tmp_path: Path) -> None:
     assert ImageRef.from_bytes(plain.read_bytes()).prompt is None  # no path, no sidecar
 
 
+def test_a_sidecar_linked_out_of_the_folder_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "likes").mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a private note")
+    image = save(tmp_path / "likes" / "a.png")
+    image.with_suffix(".txt").symlink_to(secret)
+    assert ImageRef.from_path(image).prompt is None
+    inside = tmp_path / "likes" / "caption.txt"
+    inside.write_text("a watercolor fox")
+    image.with_suffix(".txt").unlink()
+    image.with_suffix(".txt").symlink_to(inside)  # a link within the folder is fine
+    assert ImageRef.from_path(image).prompt == "a watercolor fox"
+
+
 def test_prompt_text_is_sanitised_and_capped() -> None:
     hostile = "a cat\x00\x1b[31m\u202eevil\u202c\tsitting" + "x" * 5000
     ref = ImageRef.from_bytes(png_with_text(parameters=hostile))

@@ -30,6 +30,8 @@ from typing import Any
 
 from PIL import Image
 
+from agentpref.paths import RefusedPathError, inside_root
+
 MAX_PROMPT_CHARS = 2000
 """Prompts longer than this are cut: they end up inside model requests and HTML reports."""
 
@@ -288,8 +290,15 @@ def read_embedded(im: Image.Image) -> PromptMetadata:
 
 
 def read_sidecar(image_path: Path) -> PromptMetadata:
-    """Prompt from ``<stem>.txt`` beside the image (first MAX_SIDECAR_BYTES only). Never raises."""
-    sidecar = image_path.with_suffix(".txt")
+    """Prompt from ``<stem>.txt`` beside the image (first MAX_SIDECAR_BYTES only). Never raises.
+
+    A sidecar that is a symbolic link out of the image's folder is not read: its text would
+    reach prompts, reports and a remote judge.
+    """
+    try:
+        sidecar = inside_root(image_path.with_suffix(".txt").name, image_path.parent, where=str(image_path))
+    except RefusedPathError:
+        return NO_METADATA
     try:
         if not sidecar.is_file():
             return NO_METADATA
