@@ -186,7 +186,12 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
 
 
 def load_samples(root: str | os.PathLike[str]) -> list[PairSample]:
-    """Every sample of a data set folder, shard by shard (manifest order, else file-name order).
+    """Every sample of a data set folder, shard by shard (manifest order, else file-name order)."""
+    return [s for f in shard_files(root) for s in read_samples(f)]
+
+
+def shard_files(root: str | os.PathLike[str]) -> list[Path]:
+    """A data set folder's shards, in manifest order, else file-name order.
 
     Shards named by the manifest must be inside the folder (InputError naming the manifest).
     """
@@ -206,4 +211,4 @@ def load_samples(root: str | os.PathLike[str]) -> list[PairSample]:
         files = sorted(folder.glob("samples-*.jsonl"))
     if not files:
         raise InputError(f"{folder}: no samples-*.jsonl shards (build the dataset first)")
-    return [s for f in files for s in read_samples(f)]
+    return files

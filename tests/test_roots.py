@@ -246,7 +246,7 @@ def test_synthetic_set_refuses_paths_out_of_its_folder(tmp_path: Path, secret: P
     root = synthetic(tmp_path / "ds", escapes(secret, tmp_path / "ds")[kind])
     with pytest.raises(InputError) as err:
         load_synthetic(root)
-    assert_refused(err, root, "record 0", "image_a")
+    assert_refused(err, root / "samples-00000.jsonl", "record 0", "image_a")  # the shard is named
     with pytest.raises(InputError):
         load_eval_data(root)
     assert not never_holds(load_eval_data(root, allow_outside_root=True), secret)

@@ -42,7 +42,7 @@ from agentpref.evaluation.pickapic import load_pickapic_split
 from agentpref.images.refs import IMAGE_EXTENSIONS
 from agentpref.paths import inside_root
 from agentpref.profile import Profile, UserProfile
-from agentpref.samples import PairSample, Winner, load_samples, read_json
+from agentpref.samples import PairSample, Winner, read_json, read_samples, shard_files
 
 log = logging.getLogger(__name__)
 
@@ -330,12 +330,12 @@ def load_synthetic(
     and refused outside it unless `allow_outside_root`)."""
     folder = Path(root)
     samples = []
-    for i, s in enumerate(load_samples(folder)):
+    # Errors name the shard and the record in it, so the line can be found and fixed.
+    numbered = [(shard, i, s) for shard in shard_files(folder) for i, s in enumerate(read_samples(shard))]
+    for shard, i, s in numbered:
 
-        def where(p: str, field: str, i: int = i) -> str:
-            return image_path(
-                p, folder, source=folder, index=i, field=field, allow_outside=allow_outside_root
-            )
+        def where(p: str, field: str, shard: Path = shard, i: int = i) -> str:
+            return image_path(p, folder, source=shard, index=i, field=field, allow_outside=allow_outside_root)
 
         sample = s.model_copy(
             update={
@@ -349,7 +349,7 @@ def load_synthetic(
         )
         if check_images:
             fields = {"refs_liked": sample.refs_liked, "refs_disliked": sample.refs_disliked}
-            check_files(folder, i, {**fields, "image_a": sample.image_a, "image_b": sample.image_b})
+            check_files(shard, i, {**fields, "image_a": sample.image_a, "image_b": sample.image_b})
         samples.append(sample)
     check_unique_ids(folder, samples)
     return samples
