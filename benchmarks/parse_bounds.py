@@ -24,45 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agentpref.testing.adversarial import documented, text_shapes
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 50.0
-
-
-def shapes(size: int) -> dict[str, str]:
-    def fill(unit: str) -> str:
-        return (unit * (size // len(unit) + 1))[:size]
-
-    return {
-        "spaces": fill(" "),
-        "newlines": fill("\n"),
-        "a:": "Steps: " + fill("a:"),
-        "words, no colon": "Steps: 1, " + fill("a b "),
-        '"\\': 'Steps: "' + fill('"\\'),
-        "commas": fill(","),
-        "control+bidi": fill("\x00\x1b\u202e"),
-        "<think> spaces": "<think>" + fill(" "),
-        "<think> newlines": "<think>" + fill("\n"),
-        "<answer>": fill("<answer>"),
-        "</think>": "<think>" + fill("</think>"),
-        "headings": "<think>" + fill("Color:\n"),
-        "scores": "<think>Color:\n" + fill("Image A(2) "),
-        "sums": "<think>Total:\nImage A: " + fill("1+"),
-        "profile keys": "<visual preference profile>\n" + fill('"Color": "a",\n'),
-        "[[[": fill("["),
-        "json keys": '{"1": {"inputs": {' + fill('"text": "x", '),
-    }
-
-
-def _documented(read: Callable[[str], object]) -> Callable[[str], object]:
-    from agentpref.errors import ParseError
-
-    def call(text: str) -> object:
-        try:
-            return read(text)
-        except ParseError as err:  # the documented outcome of unreadable model text
-            return err
-
-    return call
 
 
 def _png(text: str) -> Any:
@@ -84,10 +49,10 @@ def readers() -> dict[str, Callable[[Any], object]]:
     from agentpref.preferthinker.parse import format_ok, parse_answer, parse_judgment, parse_profile
 
     return {
-        "parse_judgment": _documented(parse_judgment),
-        "parse_profile": _documented(parse_profile),
+        "parse_judgment": documented(parse_judgment),
+        "parse_profile": documented(parse_profile),
         "parse_answer": parse_answer,
-        "json_to_layout": _documented(json_to_layout),
+        "json_to_layout": documented(json_to_layout),
         "format_ok": format_ok,
         "parse_a1111": metadata.parse_a1111,
         "parse_comfyui": metadata.parse_comfyui,
@@ -108,7 +73,7 @@ def best_ms(read: Callable[[Any], object], value: Any, repeats: int = 5) -> floa
 
 def timings(size: int) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    inputs = shapes(size)
+    inputs = text_shapes(size)
     for name, read in readers().items():
         row = {}
         for shape, text in inputs.items():
@@ -175,7 +140,7 @@ def main() -> None:
     print(f"\nbest of 5, ms, on {args.size:,}-character inputs (target {TARGET_MS:g} ms)")
     names = list(times)
     print(f"{'shape':16}" + "".join(f"{n[:12]:>13}" for n in names))
-    for shape in shapes(16):
+    for shape in text_shapes(16):
         print(f"{shape:16}" + "".join(f"{times[n][shape]:13.1f}" for n in names))
     worst = max(max(row.values()) for row in times.values())
     print(f"worst {worst:.1f} ms: {'under' if worst < TARGET_MS else 'OVER'} the {TARGET_MS:g} ms target")

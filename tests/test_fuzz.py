@@ -50,6 +50,7 @@ from agentpref.preferthinker.parse import (
 )
 from agentpref.preferthinker.prompts import WORKED_EXAMPLES
 from agentpref.profile import UserProfile
+from agentpref.testing.adversarial import documented, text_shapes
 
 FUZZ_EXAMPLES = int(os.environ.get("AGENTPREF_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
@@ -348,45 +349,11 @@ def test_read_sidecar_never_raises(sidecar_image: Path, content: bytes) -> None:
 # -- time: 1 MB and 10 MB adversarial inputs per reader -----------------------------------------
 
 
-def _shapes(size: int) -> dict[str, str]:
-    def fill(unit: str) -> str:
-        return (unit * (size // len(unit) + 1))[:size]
-
-    return {
-        "spaces": fill(" "),
-        "newlines": fill("\n"),
-        "words-no-colon": "Steps: 1, " + fill("a b "),
-        "colons": "Steps: " + fill("a:"),
-        "quotes-backslashes": 'Steps: "' + fill('"\\'),
-        "commas": fill(","),
-        "open-tags": fill("<answer>"),
-        "think-then-headings": "<think>" + fill("Color:\n"),
-        "scores": "<think>Color:\n" + fill("Image A(2) "),
-        "total-sums": "<think>Total:\nImage A: " + fill("1+"),
-        "digits": "<think>Total:\nImage A: " + fill("1"),
-        "profile-keys": "<visual preference profile>\n" + fill('"Color": "a",\n'),
-        "brackets": fill("["),
-        "json-keys": '{"1": {"inputs": {' + fill('"text": "x", '),
-    }
-
-
-def _documented(read: Callable[[str], object]) -> Callable[[str], object]:
-    """`read`, with its documented ParseError as a result."""
-
-    def call(text: str) -> object:
-        try:
-            return read(text)
-        except ParseError as err:
-            return err
-
-    return call
-
-
 READERS: dict[str, Callable[[str], object]] = {
-    "parse_judgment": _documented(parse_judgment),
-    "parse_profile": _documented(parse_profile),
+    "parse_judgment": documented(parse_judgment),
+    "parse_profile": documented(parse_profile),
     "parse_answer": parse_answer,
-    "json_to_layout": _documented(json_to_layout),
+    "json_to_layout": documented(json_to_layout),
     "format_ok": format_ok,
     "parse_a1111": parse_a1111,
     "parse_comfyui": parse_comfyui,
@@ -398,7 +365,7 @@ READERS: dict[str, Callable[[str], object]] = {
 @pytest.mark.parametrize("size", [MB, 10 * MB], ids=["1MB", "10MB"])
 @pytest.mark.parametrize("reader", list(READERS))
 def test_big_adversarial_inputs_are_read_in_well_under_a_second(reader: str, size: int) -> None:
-    for shape, text in _shapes(size).items():
+    for shape, text in text_shapes(size).items():
         try:
             timed(1.0, READERS[reader], text)
         except TimeoutError:
@@ -406,7 +373,7 @@ def test_big_adversarial_inputs_are_read_in_well_under_a_second(reader: str, siz
 
 
 def test_a_10mb_png_chunk_and_sidecar_are_read_in_well_under_a_second(sidecar_image: Path) -> None:
-    for text in _shapes(10 * MB).values():
+    for text in text_shapes(10 * MB).values():
         info = PngImagePlugin.PngInfo()
         info.add_text("parameters", text)
         info.add_text("prompt", text)
