@@ -294,3 +294,58 @@ def test_only_refused_liked_images_say_so(tmp_path: Path, secret: Path) -> None:
     (tmp_path / "likes" / "x.png").symlink_to(secret)
     with pytest.raises(InputError, match=r"no usable liked image; skipped:\n  - .*x\.png: .*symbolic link"):
         load_references(tmp_path / "likes")
+
+
+# --- end to end: nothing outside the root reaches a model server ------------------------------------
+
+
+def _sent_images(fake: object) -> list[Image.Image]:
+    import base64
+    import re
+
+    found = re.compile(rb"data:[\w/+.-]*;base64,([A-Za-z0-9+/=]+)")
+    return [
+        Image.open(io.BytesIO(base64.b64decode(m))).convert("RGB")
+        for body in fake.requests  # type: ignore[attr-defined]
+        for m in found.findall(body)
+    ]
+
+
+def _is_secret(image: Image.Image) -> bool:
+    """The secret is uniformly (1, 2, 3); re-encoding may move a channel by a step or two."""
+    low, high = zip(*image.getextrema(), strict=True)
+    return (
+        max(high) <= 8
+        and min(low) >= 0
+        and max(abs(a - b) for a, b in zip(high, (1, 2, 3), strict=True)) <= 3
+    )
+
+
+def test_no_image_outside_the_root_reaches_the_server(tmp_path: Path, secret: Path) -> None:
+    from click.testing import CliRunner
+
+    from agentpref.cli.main import main
+    from agentpref.testing.fake_openai import serve_fake
+
+    data = bench(tmp_path / "data", os.path.relpath(secret, tmp_path / "data" / "images"))
+    refs = tmp_path / "refs"
+    save_png(refs / "likes" / "l.png", (200, 30, 30))
+    save_png(refs / "dislikes" / "d.png", (30, 30, 200))
+    (refs / "likes" / "linked.png").symlink_to(secret)
+    a, b = save_png(tmp_path / "a.png", (90, 90, 90)), save_png(tmp_path / "b.png", (160, 160, 160))
+    with serve_fake("ok") as fake:
+        uri = fake.uri(timeout=5, retries=0)
+        runner = CliRunner()
+        evaluated = runner.invoke(
+            main, ["eval", str(data), "--image-root", str(data.parent / "images"), "--assessor", uri,
+                   "--out", str(tmp_path / "eval"), "--no-plots"],
+        )  # fmt: skip
+        assert evaluated.exit_code == 2 and "is outside" in evaluated.output, evaluated.output
+        assert fake.requests == []  # refused while loading, before any request
+        compared = runner.invoke(
+            main, ["compare", "--refs", str(refs), str(a), str(b), "--assessor", uri, "--json"]
+        )
+        assert compared.exit_code == 0, compared.output
+        sent = _sent_images(fake)
+        assert sent and not any(_is_secret(image) for image in sent)
+    assert _is_secret(Image.open(secret).convert("RGB"))  # the check itself can see the secret
