@@ -242,7 +242,10 @@ def resolve_uri(kind: Kind, uri: str | None) -> str:
     An empty URI given on purpose (`--assessor ""`) is an InputError, not the default.
     """
     if uri is not None and not isinstance(uri, str):
-        raise InputError(f"the {kind} URI must be text such as {DEFAULTS[kind]!r}, got {type(uri).__name__}")
+        raise InputError(
+            f"the {kind} URI must be text such as {DEFAULTS[kind]!r}, "
+            f"got {type(uri).__name__} {str(uri)[:40]!r}"
+        )
     if uri is not None and not uri.strip():
         raise InputError(f"the {kind} URI is empty; leave it out for {DEFAULTS[kind]!r} or name a backend")
     return uri or os.environ.get(ENVIRONMENT[kind]) or DEFAULTS[kind]
