@@ -21,9 +21,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_assessor": "agentpref.backends",
     "load_generator": "agentpref.backends",
-    "load_references": "agentpref.images.refs",
+    "load_references": "agentpref.images.references",
     "ImageRef": "agentpref.images.refs",
-    "References": "agentpref.images.refs",
+    "References": "agentpref.images.references",
     "Element": "agentpref.profile",
     "Profile": "agentpref.profile",
     "UserProfile": "agentpref.profile",
@@ -61,7 +61,8 @@ __all__ = [
 if TYPE_CHECKING:
     from agentpref.backends import load_assessor, load_generator
     from agentpref.errors import AgentprefError, BackendError, InputError
-    from agentpref.images.refs import ImageRef, References, load_references
+    from agentpref.images.references import References, load_references
+    from agentpref.images.refs import ImageRef
     from agentpref.judgment import DimensionScore, Judgment, Ranking
     from agentpref.personalization import PersonalizeResult, personalize, resume
     from agentpref.profile import Element, Profile, UserProfile

@@ -20,7 +20,8 @@ from agentpref.assessors.base import Assessor
 from agentpref.backends import Kind, redact_uri, resolve_uri, shared_assessor, shared_generator
 from agentpref.errors import InputError
 from agentpref.generators.base import Generator
-from agentpref.images.refs import ImageLike, References, load_references
+from agentpref.images.references import References, load_references
+from agentpref.images.refs import ImageLike
 from agentpref.images.store import ImageStore
 from agentpref.io import exclusive_folder
 from agentpref.loop.graph import build_graph, recursion_limit

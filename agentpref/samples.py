@@ -30,7 +30,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentpref.errors import InputError
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.io import describe_validation, read_jsonl, write_jsonl
 from agentpref.paths import inside_root
 from agentpref.profile import Profile, UserProfile

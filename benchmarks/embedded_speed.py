@@ -21,7 +21,8 @@ from typing import Any
 
 from agentpref.assessors.features.assessor import FeaturesAssessor
 from agentpref.generators.painter.generator import PainterGenerator
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.profile import Element, Profile, UserProfile
 from agentpref.vocabulary import load_vocabulary
 

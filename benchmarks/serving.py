@@ -32,7 +32,8 @@ from PIL import Image
 
 from agentpref.assessors.vlm.openai import OpenAIAssessor
 from agentpref.generators.painter.generator import PainterGenerator
-from agentpref.images.refs import ImageRef, References, load_references
+from agentpref.images.references import References, load_references
+from agentpref.images.refs import ImageRef
 from agentpref.testing.tiny_qwen import build_tiny_qwen
 from agentpref.testing.vllm_cpu import start_server
 

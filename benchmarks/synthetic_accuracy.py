@@ -33,7 +33,8 @@ import numpy as np
 from agentpref.assessors.features.assessor import FeaturesAssessor
 from agentpref.generators.painter.generator import PainterGenerator
 from agentpref.images.measure import LAYOUT_FEATURES, TEXTURE_FEATURES, measure
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.profile import Element, Profile, UserProfile
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary, srgb_to_lab
 

@@ -12,7 +12,8 @@ from agentpref.assessors.base import Assessor
 from agentpref.assessors.features.assessor import FeaturesAssessor
 from agentpref.generators.painter.generator import PainterGenerator
 from agentpref.images.measure import measure
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 from agentpref.vocabulary import load_vocabulary, srgb_to_lab
 

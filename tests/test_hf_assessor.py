@@ -26,7 +26,8 @@ from agentpref.assessors.vlm.hf import HFAssessor, MicroBatcher, split_model_uri
 from agentpref.assessors.vlm.options import Completion, Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.judgment import Judgment
 from agentpref.preferthinker.prompts import SYSTEM_PROMPT
 from agentpref.preferthinker.requests import Request

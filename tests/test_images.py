@@ -15,7 +15,8 @@ import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
 from agentpref.errors import ImageError, InputError
-from agentpref.images.refs import ImageRef, References, image_list, load_images, load_references
+from agentpref.images.references import References, image_list, load_images, load_references
+from agentpref.images.refs import ImageRef
 from agentpref.images.store import ImageStore
 
 # -- image makers ---------------------------------------------------------------------------

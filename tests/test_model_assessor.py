@@ -19,7 +19,8 @@ from agentpref.assessors.position_bias import combine_swapped
 from agentpref.assessors.vlm.base import RankInterrupted, ReasoningAssessor
 from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling
 from agentpref.errors import BackendError, ParseError
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.judgment import DimensionScore, Judgment
 from agentpref.preferthinker.json_schema import JSON_INSTRUCTION, judgment_to_json
 from agentpref.preferthinker.layout import format_judgment

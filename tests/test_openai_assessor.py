@@ -23,7 +23,8 @@ from agentpref.assessors.vlm.http import RetryPolicy, request_json
 from agentpref.assessors.vlm.options import Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.preferthinker.requests import build_compare_request
 from agentpref.testing.vllm_cpu import free_port
 

@@ -22,7 +22,8 @@ from PIL import Image
 from agentpref.assessors.vlm.http import RetryPolicy
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError
-from agentpref.images.refs import ImageRef, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageRef
 from agentpref.testing.fake_openai import BAD_USAGE, MARKUP, FakeServer, Measured, run_measured, serve_fake
 
 LIKES = Path(__file__).resolve().parent.parent / "examples" / "likes"

@@ -24,7 +24,7 @@ from agentpref.evaluation.loaders import (
     load_synthetic,
     load_user_folders,
 )
-from agentpref.images.refs import load_references
+from agentpref.images.references import load_references
 from agentpref.paths import RefusedPathError, inside_root
 from agentpref.samples import PairSample, load_samples, write_samples
 

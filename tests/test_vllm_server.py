@@ -189,7 +189,8 @@ def test_killing_the_server_mid_rank_gives_retries_then_a_clear_error_keeping_fi
 ):
     from agentpref.assessors.vlm.base import RankInterrupted
     from agentpref.backends import load_assessor
-    from agentpref.images.refs import ImageRef, load_references
+    from agentpref.images.references import load_references
+    from agentpref.images.refs import ImageRef
 
     server = start_server(tiny_qwen, served_name="doomed")
     try:

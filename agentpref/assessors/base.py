@@ -11,7 +11,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from agentpref.images.refs import ImageLike, References
+from agentpref.images.references import References
+from agentpref.images.refs import ImageLike
 from agentpref.judgment import Judgment, Ranking
 from agentpref.profile import UserProfile
 

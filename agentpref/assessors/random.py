@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl
 
 from agentpref.assessors.base import RefsOrProfile, SyncAssessor
 from agentpref.errors import InputError
-from agentpref.images.refs import ImageLike, ImageRef, image_list
+from agentpref.images.references import image_list
+from agentpref.images.refs import ImageLike, ImageRef
 from agentpref.judgment import Judgment, RankedCandidate, Ranking
 from agentpref.profile import UserProfile
 

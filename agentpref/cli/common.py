@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.console import Console
 
-    from agentpref.images.refs import References
+    from agentpref.images.references import References
     from agentpref.images.store import ImageStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -194,7 +194,7 @@ def load_refs(refs: Path | None, dislikes: Path | None, store: ImageStore | None
     stderr, and a bar shows the loading of many on a terminal."""
     from agentpref.cli.progress import ReferenceProgress
     from agentpref.errors import InputError
-    from agentpref.images.refs import load_references
+    from agentpref.images.references import load_references
 
     if refs is None:
         raise InputError("--refs is required: a folder of liked images (or one with likes/ and dislikes/)")

@@ -130,7 +130,7 @@ def rank(
     from agentpref.assessors.tournament import check_ranking
     from agentpref.backends import load_assessor
     from agentpref.errors import InputError
-    from agentpref.images.refs import load_images
+    from agentpref.images.references import load_images
 
     references = load_refs(refs, dislikes)
     candidates, skipped = load_images(list(images))

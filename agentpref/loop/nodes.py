@@ -19,7 +19,8 @@ from agentpref.assessors.tournament import RankingFailed, check_ranking
 from agentpref.backends import redact_uri, shared_assessor, shared_generator
 from agentpref.errors import ParseError
 from agentpref.generators.base import Generator
-from agentpref.images.refs import References, content_hash, load_references
+from agentpref.images.references import References, load_references
+from agentpref.images.refs import content_hash
 from agentpref.images.store import ImageStore
 from agentpref.io import write_atomic
 from agentpref.loop.state import Context, PersonalizeState, apply_update, record_of

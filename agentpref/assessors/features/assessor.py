@@ -39,7 +39,8 @@ from agentpref.assessors.features.distances import (
 from agentpref.assessors.features.profile import best_detail_term, best_saturation_term, build_profile
 from agentpref.errors import InputError
 from agentpref.images.measure import MeasurementCache, Measurements
-from agentpref.images.refs import ImageLike, ImageRef, References, image_list
+from agentpref.images.references import References, image_list
+from agentpref.images.refs import ImageLike, ImageRef
 from agentpref.judgment import DimensionScore, Judgment, RankedCandidate, Ranking
 from agentpref.preferthinker.layout import format_judgment
 from agentpref.profile import ELEMENTS, Element, UserProfile

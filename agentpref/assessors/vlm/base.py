@@ -41,7 +41,8 @@ from agentpref.assessors.tournament import (
 )
 from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, Structured
 from agentpref.errors import BackendError, InputError, ParseError
-from agentpref.images.refs import ImageLike, ImageRef, References, image_list
+from agentpref.images.references import References, image_list
+from agentpref.images.refs import ImageLike, ImageRef
 from agentpref.judgment import Judgment, Ranking, Usage
 from agentpref.preferthinker.json_schema import (
     JSON_INSTRUCTION,
