@@ -30,6 +30,7 @@ from agentpref.loop.state import Context, RunSettings, record_of
 from agentpref.profile import UserProfile
 from agentpref.runs.folder import RunFolder
 from agentpref.runs.record import RunRecord
+from agentpref.subjects import NEUTRAL_SUBJECTS, choose_subject
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 
@@ -117,7 +118,7 @@ def _reference_paths(
 
 def personalize(
     refs: References | str | Path | Sequence[ImageLike],
-    prompt: str,
+    prompt: str | None = None,
     *,
     dislikes: str | Path | Sequence[ImageLike] | None = None,
     n: int = 4,
@@ -139,14 +140,16 @@ def personalize(
     `painter`) or ready objects; the run records their URIs with secrets redacted. The run
     folder (default: a new folder under ./runs) holds the images and report.html.
     `on_progress(kind, payload)` receives each finished step ("node") and the nodes' own
-    progress messages ("progress").
+    progress messages ("progress"). Without a `prompt` the subject is the liked images'
+    shared one, else a neutral scene (`agentpref.subjects.choose_subject`); the choice is
+    sent as a "subject" event and is the run record's `subject`.
 
     Everything is checked before the folder is touched: the settings, the folder (not a
     file, writable, not holding a run), the backends' libraries and the references.
     Another process writing the same folder is an InputError.
     """
     settings = RunSettings(
-        subject=prompt,
+        subject=prompt if prompt is not None else NEUTRAL_SUBJECTS[0],  # chosen below when not given
         out=Path(out) if out is not None else Path("runs") / time.strftime("run-%Y%m%d-%H%M%S"),
         assessor=_uri("assessor", assessor),
         generator=_uri("generator", generator),
@@ -162,6 +165,13 @@ def personalize(
     references = _load(refs, dislikes, images)
     for ref in references.all:
         images.add(ref)  # already decoded: the run's nodes will not decode them again
+    if prompt is None:
+        choice = choose_subject([r.prompt for r in references.likes], seed=seed)
+        settings = settings.model_copy(update={"subject": choice.subject})
+        if on_progress is not None:
+            on_progress(
+                "subject", {"subject": choice.subject, "source": choice.source, "text": choice.describe()}
+            )
     with exclusive_folder(settings.out, "run"):
         check_new_run_folder(settings.out)  # again, now that no other process can start one here
         likes, dislikes_ = _reference_paths(RunFolder(settings.out), references, keep=True)

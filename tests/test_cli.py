@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 
 from click.testing import CliRunner
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from agentpref.cli.main import main
 
@@ -110,13 +110,37 @@ def test_compare_names_an_unusable_candidate(example_refs, tmp_path):
 
 
 def test_generate_usage_errors_are_bad_input(example_refs, tmp_path):
-    assert _invoke("generate", "--refs", str(example_refs)).exit_code == 2  # no prompt
+    twice = _invoke("generate", "--refs", str(example_refs), "--prompt", "a", "--prompt", "b")
+    assert twice.exit_code == 2 and "--prompt was given 2 times" in twice.stderr  # never a silent overwrite
     assert _invoke("generate", "--prompt", "x").exit_code == 2  # no refs
     assert _invoke("generate", "--resume").exit_code == 2  # resume what?
     bad_size = _invoke("generate", "--refs", str(example_refs), "--prompt", "x", "--size", "big")
     assert bad_size.exit_code == 2 and "--size" in bad_size.stderr
     unknown = _invoke("generate", "--refs", str(example_refs), "--prompt", "x", "--assessor", "nope://x")
     assert unknown.exit_code == 2 and "nope" in unknown.stderr
+
+
+def test_generate_without_a_prompt_says_which_subject_it_chose(example_refs, tmp_path):
+    fast = ("-n", "1", "--iterations", "1", "--size", "64x64")
+    likes = example_refs / "likes"  # their prompts name different scenes: no shared subject
+    result = _invoke("generate", "--refs", str(likes), *fast, "--out", str(tmp_path / "neutral"))
+    assert result.exit_code == 0, result.stderr
+    assert "subject 'a landscape' (no prompt given" in result.stderr
+    assert json.loads((tmp_path / "neutral" / "summary.json").read_text())["subject"] == "a landscape"
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for i, path in enumerate(sorted(likes.iterdir())[:3]):  # the same subject, three styles
+        image = Image.open(path)
+        info = PngImagePlugin.PngInfo()
+        info.add_text(
+            "parameters", f"{('oil painting of ', '', 'a photo of ')[i]}a red barn in snow, style {i}"
+        )
+        image.save(shared / path.name, pnginfo=info)
+    result = _invoke("generate", "--refs", str(shared), *fast, "--seed", "1", "--out", str(tmp_path / "barn"))
+    assert result.exit_code == 0, result.stderr
+    assert "subject 'a red barn in snow', shared by the liked images' prompts" in result.stderr
+    assert json.loads((tmp_path / "barn" / "summary.json").read_text())["subject"] == "a red barn in snow"
 
 
 def test_generate_json_reports_the_run(example_refs, tmp_path):

@@ -28,7 +28,12 @@ MAX_SEED = 2**63 - 1  # agentpref.loop.state.MAX_SEED, a literal: `agentpref --h
 
 @click.command()
 @refs_options
-@click.option("--prompt", help="What to depict, e.g. 'a lighthouse at dawn'.")
+@click.option(
+    "--prompt",
+    multiple=True,
+    help="What to depict, e.g. 'a lighthouse at dawn'. Without it, the subject the liked images' "
+    "prompts share, else a neutral scene (the run says which).",
+)
 @click.option(
     "-n", "n", default=4, show_default=True, type=click.IntRange(1, 64), help="Candidates per iteration."
 )
@@ -70,7 +75,7 @@ MAX_SEED = 2**63 - 1  # agentpref.loop.state.MAX_SEED, a literal: `agentpref --h
 def generate(
     refs: Path | None,
     dislikes: Path | None,
-    prompt: str | None,
+    prompt: tuple[str, ...],
     n: int,
     iterations: int,
     target: float,
@@ -96,6 +101,11 @@ def generate(
     from agentpref.errors import InputError
 
     console = stderr_console()
+    if len(prompt) > 1:  # click keeps the last of a repeated option; say so instead of dropping one
+        raise InputError(
+            f"--prompt was given {len(prompt)} times: a run has one subject (run once per subject)"
+        )
+    subject = prompt[0] if prompt else None
     if resume:
         from agentpref.personalization import resume as resume_run
 
@@ -117,7 +127,7 @@ def generate(
                 out,
                 assessor=typed("assessor_uri", assessor_uri),
                 generator=typed("generator_uri", generator_uri),
-                prompt=typed("prompt", prompt),
+                prompt=typed("prompt", subject),
                 refs=typed("refs", refs),
                 dislikes=typed("dislikes", dislikes),
                 n=typed("n", n),
@@ -135,8 +145,6 @@ def generate(
 
         if force:
             raise InputError("--force goes with --resume")
-        if not prompt:
-            raise InputError("--prompt is required, e.g. --prompt 'a lighthouse at dawn'")
         # Everything that can be wrong is said before the references are read (which can take
         # minutes): the size, the folder, the backends and their extras.
         image_size = parse_size(size)
@@ -155,7 +163,7 @@ def generate(
         with RunProgress(console) as progress:
             result = personalize(
                 references,
-                prompt,
+                subject,
                 n=n,
                 iterations=iterations,
                 target=target,

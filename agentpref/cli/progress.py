@@ -42,7 +42,9 @@ class RunProgress:
         self.bars.stop()
 
     def __call__(self, kind: str, payload: dict[str, Any]) -> None:
-        if kind == "node" and payload["node"] in _STEPS:
+        if kind == "subject":  # no --prompt: say what the run depicts, and why
+            say(payload["text"], label="note:", console=self.bars.console)
+        elif kind == "node" and payload["node"] in _STEPS:
             say(_STEPS[payload["node"]], label="✓", style="green", console=self.bars.console)
         elif kind == "progress" and payload.get("stage") == "generate":
             iteration = terminal_safe(str(payload["candidate"]).split("-")[0])
