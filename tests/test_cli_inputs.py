@@ -82,13 +82,13 @@ def test_generate_crowns_no_best_when_no_comparison_was_readable(babbler, exampl
 # --- --resume with other settings than the run's ----------------------------------------------
 
 
-class FailsOnSecondImage(PainterGenerator):
+class FailsOnSecondRound(PainterGenerator):
     def __init__(self) -> None:
         super().__init__()
         self.calls = 0
 
     def generate(self, *args, **kwargs):
-        self.calls += 1
+        self.calls += 1  # a round is one call
         if self.calls == 2:
             raise BackendError("generator died")
         return super().generate(*args, **kwargs)
@@ -96,11 +96,18 @@ class FailsOnSecondImage(PainterGenerator):
 
 @pytest.fixture
 def unfinished(example_refs, tmp_path) -> Path:
-    """A run killed in its first round: one candidate of two made."""
+    """A run stopped in its second round: the first round's two candidates made."""
     out = tmp_path / "run"
     with pytest.raises(BackendError):
         agentpref.personalize(
-            example_refs, "a fox", n=2, iterations=2, out=out, size=(64, 64), generator=FailsOnSecondImage()
+            example_refs,
+            "a fox",
+            n=2,
+            iterations=2,
+            target=5,
+            out=out,
+            size=(64, 64),
+            generator=FailsOnSecondRound(),
         )
     return out
 
@@ -138,7 +145,8 @@ def test_resume_force_takes_new_counts_for_the_rounds_to_come(unfinished):
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["n"] == 3 and record["target"] == 5 and record["finished"]
-    assert [c["id"] for c in record["candidates"]] == [f"it0{i}-c0{j}" for i in (1, 2) for j in range(3)]
+    made = [f"it01-c0{j}" for j in range(2)] + [f"it02-c0{j}" for j in range(3)]  # n=3 from round 2 on
+    assert [c["id"] for c in record["candidates"]] == made
 
 
 def test_resume_with_the_runs_own_settings_goes_on(unfinished, example_refs):
@@ -262,7 +270,7 @@ def test_a_second_writer_to_a_run_folder_exits_2_at_once(unfinished, example_ref
         result = _invoke("generate", "--resume", "--out", unfinished)
         assert result.exit_code == 2 and "in use by another agentpref process" in result.stderr
     events = [json.loads(line)["event"] for line in (unfinished / "events.jsonl").read_text().splitlines()]
-    assert events.count("generated") == 1  # nothing was generated while it was held
+    assert events.count("generated") == 2  # the first round's two; nothing while it was held
     busy = tmp_path / "busy"
     with (
         exclusive_folder(busy, "run"),
@@ -287,10 +295,16 @@ def test_backend_uris_are_written_redacted_and_a_redacted_one_must_be_given_agai
     out = tmp_path / "run"
     with pytest.raises(BackendError):
         agentpref.personalize(
-            example_refs, "x", n=2, iterations=1, out=out, size=(64, 64), assessor=SecretJudge(),
-            generator=type("Dies", (FailsOnSecondImage,), {"name": SecretPainter.name})(),
+            example_refs, "x", n=2, iterations=2, target=5, out=out, size=(64, 64), assessor=SecretJudge(),
+            generator=type("Dies", (FailsOnSecondRound,), {"name": SecretPainter.name})(),
         )  # fmt: skip
-    for name in ("summary.json", "report.html", "checkpoints.sqlite", "images/it01-c00.json"):
+    for name in (
+        "summary.json",
+        "report.html",
+        "checkpoints.sqlite",
+        "judgments.jsonl",
+        "images/it01-c00.json",
+    ):
         data = (out / name).read_bytes()
         assert b"SECRET" not in data and b"PASSWORD" not in data, name
     summary = json.loads((out / "summary.json").read_text())
@@ -300,4 +314,8 @@ def test_backend_uris_are_written_redacted_and_a_redacted_one_must_be_given_agai
     with pytest.raises(InputError, match="assessor: the run's"):
         agentpref.resume(out, assessor="features", generator=SecretPainter())
     record = agentpref.resume(out, assessor=SecretJudge(), generator=SecretPainter()).record
-    assert record.finished and b"SECRET" not in (out / "checkpoints.sqlite").read_bytes()
+    assert record.finished  # its second round compared two bests: judgments name the assessor, redacted
+    for name in ("checkpoints.sqlite", "judgments.jsonl", "summary.json"):
+        assert b"SECRET" not in (out / name).read_bytes() and b"PASSWORD" not in (out / name).read_bytes(), (
+            name
+        )

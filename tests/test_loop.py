@@ -134,27 +134,36 @@ def test_a_failed_run_resumes_from_another_working_directory(example_refs, tmp_p
     from agentpref.errors import BackendError
     from agentpref.generators.painter.generator import PainterGenerator
 
-    class FailsOnSecondImage(PainterGenerator):
+    class FailsOnSecondRound(PainterGenerator):
         calls = 0
 
         def generate(self, *args, **kwargs):
-            FailsOnSecondImage.calls += 1
-            if FailsOnSecondImage.calls == 2:
+            FailsOnSecondRound.calls += 1  # a round is one call
+            if FailsOnSecondRound.calls == 2:
                 raise BackendError("generator died")
             return super().generate(*args, **kwargs)
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(BackendError):
         agentpref.personalize(
-            "refs/likes", "x", n=2, iterations=1, out="run", size=(64, 64), generator=FailsOnSecondImage()
+            "refs/likes",
+            "x",
+            n=2,
+            iterations=2,
+            target=5,
+            out="run",
+            size=(64, 64),
+            generator=FailsOnSecondRound(),
         )
-    assert _generated(tmp_path / "run") == ["it01-c00"]
+    first_round = ["it01-c00", "it01-c01"]
+    assert _generated(tmp_path / "run") == first_round
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     record = agentpref.resume(tmp_path / "run").record
-    assert record.finished and [c.id for c in record.candidates] == ["it01-c00", "it01-c01"]
-    assert _generated(tmp_path / "run") == ["it01-c00", "it01-c01"]
+    every = [*first_round, "it02-c00", "it02-c01"]
+    assert record.finished and [c.id for c in record.candidates] == every
+    assert _generated(tmp_path / "run") == every
     assert not (elsewhere / "run").exists()
 
 
@@ -183,3 +192,50 @@ def test_a_three_round_run_decodes_each_image_once(example_refs, tmp_path, monke
     candidates = [f"it0{i}-c0{j}.png" for i in (1, 2, 3) for j in (0, 1)]
     assert sorted(d for d in decoded if d in references) == references  # each once
     assert sorted(decoded) == sorted([*references, *candidates])  # and each candidate once
+
+
+def test_a_round_goes_to_the_generator_in_one_call_and_resume_asks_only_for_the_missing(
+    example_refs, tmp_path
+):
+    import shutil
+
+    from langgraph.runtime import Runtime
+
+    from agentpref.generators.painter.generator import PainterGenerator
+    from agentpref.loop import nodes
+    from agentpref.loop.state import Context
+
+    calls: list[tuple[int, int]] = []  # (first seed, images asked)
+
+    class Counting(PainterGenerator):
+        def generate(self, prompt, negative_prompt=None, n=1, seed=None, **kwargs):  # type: ignore[override]
+            calls.append((seed, n))
+            return super().generate(prompt, negative_prompt, n=n, seed=seed, **kwargs)
+
+    counting = Counting()
+    run = tmp_path / "run"
+    result = agentpref.personalize(
+        example_refs, "a harbour", out=run, n=4, iterations=1, size=(64, 64), generator=counting, seed=7
+    )
+    assert calls == [(7 + 1000, 4)]  # one call for the round's four candidates
+    made = {c.id: c.sha256 for c in result.record.candidates}
+
+    # A round killed after candidates 0 and 2 were saved: only 1 and 3 are asked for, one call each.
+    again = tmp_path / "again"
+    (again / "images").mkdir(parents=True)
+    for cid in ("it01-c00", "it01-c02"):
+        for suffix in (".png", ".json"):
+            shutil.copy(run / "images" / f"{cid}{suffix}", again / "images" / f"{cid}{suffix}")
+    state = {
+        "run_dir": str(again),
+        "iterations": result.record.iterations[:1],
+        "candidates": [],
+        "n": 4,
+        "seed": 7,
+        "size": (64, 64),
+        "profile": result.record.profile,
+    }
+    calls.clear()
+    update = nodes.generate(state, Runtime(context=Context(generator=counting)))  # type: ignore[arg-type]
+    assert calls == [(7 + 1000 + 1, 1), (7 + 1000 + 3, 1)]
+    assert {c.id: c.sha256 for c in update["candidates"]} == made  # same seeds, same images

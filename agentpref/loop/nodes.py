@@ -17,12 +17,13 @@ from langgraph.runtime import Runtime
 from agentpref.assessors.base import Assessor
 from agentpref.assessors.tournament import RankingFailed, check_ranking
 from agentpref.backends import redact_uri, shared_assessor, shared_generator
-from agentpref.errors import ParseError
+from agentpref.errors import BackendError, ParseError
 from agentpref.generators.base import Generator
 from agentpref.images.references import References, load_references
 from agentpref.images.refs import content_hash
 from agentpref.images.store import ImageStore
 from agentpref.io import write_atomic
+from agentpref.judgment import Judgment
 from agentpref.loop.state import Context, PersonalizeState, apply_update, record_of
 from agentpref.profile import ELEMENTS, UserProfile
 from agentpref.prompting import compose_prompt as compose
@@ -124,35 +125,64 @@ def compose_prompt(state: PersonalizeState) -> dict[str, Any]:
     return {"iterations": [first]}
 
 
+def _runs(indices: list[int]) -> list[list[int]]:
+    """Consecutive indices grouped: [0, 1, 3] -> [[0, 1], [3]] (seeds are consecutive within a run)."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
 def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """The round's candidates: those a killed attempt finished are reused from the folder; the
+    rest go to the generator in as few calls as their seeds allow (one per run of consecutive
+    indices, so a batching generator makes them together), each saved as its call returns."""
     folder = RunFolder(state["run_dir"])
     current = state["iterations"][-1]
     generator = _generator(runtime, state)
     done = {c.id for c in state.get("candidates", [])}
     n = state["n"]
-    made: list[Candidate] = []
+    made: dict[int, Candidate] = {}
+
+    def finished(index: int, candidate: Candidate) -> None:
+        made[index] = candidate
+        _emit(runtime, stage="generate", candidate=candidate.id, done=len(made), total=n)
+
+    missing: list[int] = []
     for index in range(n):
         cid = candidate_id(current.iteration, index)
         if cid in done:
             continue
-        candidate = folder.load_candidate(cid)
-        if candidate is not None:
+        if (candidate := folder.load_candidate(cid)) is not None:
             folder.log("reused", id=cid)
+            finished(index, candidate)
         else:
-            seed = state["seed"] + current.iteration * SEED_STRIDE + index
+            missing.append(index)
+    for run in _runs(missing):
+        first, last = candidate_id(current.iteration, run[0]), candidate_id(current.iteration, run[-1])
+        label = first if len(run) == 1 else f"{first}..{last.rsplit('-', 1)[1]}"
 
-            def on_step(step: int, steps: int, cid: str = cid) -> None:
-                _emit(runtime, stage="denoise", candidate=cid, step=step, steps=steps)
+        def on_step(step: int, steps: int, label: str = label) -> None:
+            _emit(runtime, stage="denoise", candidate=label, step=step, steps=steps)
 
-            [image] = generator.generate(
-                current.prompt,
-                negative_prompt=current.negative_prompt or None,
-                n=1,
-                seed=seed,
-                size=(state["size"][0], state["size"][1]),
-                profile=state["profile"],
-                on_step=on_step,
+        images = generator.generate(
+            current.prompt,
+            negative_prompt=current.negative_prompt or None,
+            n=len(run),
+            seed=state["seed"] + current.iteration * SEED_STRIDE + run[0],
+            size=(state["size"][0], state["size"][1]),
+            profile=state["profile"],
+            on_step=on_step,
+        )
+        if len(images) != len(run):
+            raise BackendError(
+                f"{redact_uri(generator.name)}: asked for {len(run)} images, got {len(images)}"
             )
+        for index, image in zip(run, images, strict=True):
+            cid = candidate_id(current.iteration, index)
             png = image.png_bytes()
             candidate = Candidate(
                 id=cid,
@@ -169,9 +199,13 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
             )
             folder.save_candidate(candidate, png)
             folder.log("generated", id=cid, seed=image.seed)
-        made.append(candidate)
-        _emit(runtime, stage="generate", candidate=cid, done=index + 1, total=n)
-    return {"candidates": made}
+            finished(index, candidate)
+    return {"candidates": [made[i] for i in sorted(made)]}
+
+
+def _recorded(judgment: Judgment) -> Judgment:
+    """A judgment as the run keeps it: its assessor named without secrets (a plug-in's name may hold one)."""
+    return judgment.model_copy(update={"assessor": redact_uri(judgment.assessor)})
 
 
 def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -188,13 +222,13 @@ def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]
         # No comparison was readable: crowning a best would name one at random. Stop here,
         # with the reason and the raw answers in the run's files; a resume assesses again.
         head = f"iteration {current.iteration} was not assessed, so no best is named"
-        current.ranking_judgments = err.judgments
+        current.ranking_judgments = [_recorded(j) for j in err.judgments]
         update = {"iterations": [current], "warnings": [f"{head}: {err}"], "stop_reason": f"{head}: {err}"}
         _save(runtime, state, update)
         folder.log("assess-failed", iteration=current.iteration, reason=str(err))
         again = f"{head} (continue with --resume once the assessor answers): {err}"
         raise RankingFailed(again, err.judgments) from None
-    current.ranking_judgments = ranking.judgments
+    current.ranking_judgments = [_recorded(j) for j in ranking.judgments]
     by_label = {img.label: c for img, c in zip(images, fresh, strict=True)}
     assessments = [
         Assessment(
@@ -213,11 +247,12 @@ def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]
     if previous_best is not None:
         # Explain, in the assessor's own pairwise terms, how this round's best compares.
         old = next(c for c in state["candidates"] if c.id == previous_best)
-        current.judgment = assessor.compare(
+        judgment = assessor.compare(
             refs,
             store.load(folder.root / old.file, old.sha256),
             store.load(folder.root / round_best.file, round_best.sha256),
-        ).model_copy(update={"a": old.id, "b": round_best.id})
+        )
+        current.judgment = _recorded(judgment.model_copy(update={"a": old.id, "b": round_best.id}))
     everyone = [*(a for a in state.get("assessments", []) if a.iteration != current.iteration), *assessments]
     best = max(everyone, key=lambda a: a.score / a.max_score)
     update = {"assessments": assessments, "iterations": [current], "best": best.candidate_id}
