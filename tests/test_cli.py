@@ -112,6 +112,8 @@ def test_compare_names_an_unusable_candidate(example_refs, tmp_path):
 def test_generate_usage_errors_are_bad_input(example_refs, tmp_path):
     twice = _invoke("generate", "--refs", str(example_refs), "--prompt", "a", "--prompt", "b")
     assert twice.exit_code == 2 and "--prompt was given 2 times" in twice.stderr  # never a silent overwrite
+    empty = _invoke("generate", "--refs", str(example_refs), "--prompt", " ")
+    assert empty.exit_code == 2 and "--prompt is empty" in empty.stderr
     assert _invoke("generate", "--prompt", "x").exit_code == 2  # no refs
     assert _invoke("generate", "--resume").exit_code == 2  # resume what?
     bad_size = _invoke("generate", "--refs", str(example_refs), "--prompt", "x", "--size", "big")

@@ -106,6 +106,10 @@ def generate(
             f"--prompt was given {len(prompt)} times: a run has one subject (run once per subject)"
         )
     subject = prompt[0] if prompt else None
+    if subject is not None and not subject.strip():
+        raise InputError(
+            "--prompt is empty: name a subject, or leave --prompt out to let the references choose"
+        )
     if resume:
         from agentpref.personalization import resume as resume_run
 

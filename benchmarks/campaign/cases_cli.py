@@ -301,9 +301,17 @@ CASES: list[Case] = [
     Case(
         "cli-gen-no-prompt",
         AREA,
-        "generate without --prompt",
-        fails("prompt"),
-        argv=["generate", "--refs", "refs", "--out", "run"],
+        "generate without --prompt: runs, and says which subject it chose",
+        succeeds(warns=("subject",)),
+        argv=["generate", "--refs", "refs", "-n", "1", "--iterations", "1", "--size", "64x64", "--out", "o"],
+        setup=_refs,
+    ),
+    Case(
+        "cli-gen-prompt-twice",
+        AREA,
+        "generate --prompt a --prompt b: refused, never a silent overwrite",
+        fails("--prompt was given 2 times"),
+        argv=[*GEN, "--prompt", "a harbour", "--out", "run"],
         setup=_refs,
     ),
     Case(

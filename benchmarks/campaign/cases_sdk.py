@@ -141,9 +141,15 @@ CASES: list[Case] = [
     ),
     _sdk(
         "personalize-prompt-none",
-        "personalize(prompt=None)",
-        f"agentpref.personalize('refs', None, out='run', {FAST})",
-        fails("prompt|subject"),
+        "personalize(prompt=None): a subject is chosen (the likes' shared one, else a neutral scene)",
+        f"r = agentpref.personalize('refs', None, out='run', {FAST})\nprint('SUBJECT', r.record.subject)",
+        either(_said("SUBJECT a "), "prompt|subject"),
+    ),
+    _sdk(
+        "personalize-prompt-empty",
+        "personalize(prompt='')",
+        f"agentpref.personalize('refs', '', out='run', {FAST})",
+        fails("subject"),
     ),
     _sdk(
         "personalize-refs-missing",
