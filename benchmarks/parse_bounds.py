@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -24,23 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentpref.testing.adversarial import documented, text_shapes
+from agentpref.testing.adversarial import documented, png_with_text, text_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 50.0
-
-
-def _png(text: str) -> Any:
-    from PIL import Image, PngImagePlugin
-
-    info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", text)
-    info.add_text("prompt", text)
-    buffer = io.BytesIO()
-    Image.new("RGB", (2, 2)).save(buffer, format="PNG", pnginfo=info)
-    im = Image.open(buffer)
-    im.load()
-    return im
 
 
 def readers() -> dict[str, Callable[[Any], object]]:
@@ -80,7 +66,7 @@ def timings(size: int) -> dict[str, dict[str, float]]:
             if name == "user_comment":
                 value: Any = b"UNICODE\x00" + text.encode("utf-16-be", "surrogatepass")
             elif name == "read_embedded":
-                value = _png(text)  # Pillow's own chunk reading is the decoder's cost, not timed
+                value = png_with_text(text)  # Pillow's own chunk reading is the decoder's cost, not timed
             else:
                 value = text
             row[shape] = best_ms(read, value)

@@ -10,7 +10,10 @@ shape of 10 MB in milliseconds; one with a backtracking regex takes minutes.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+
+from PIL import Image, PngImagePlugin
 
 from agentpref.errors import ParseError
 
@@ -53,3 +56,15 @@ def documented(read: Callable[[str], object]) -> Callable[[str], object]:
             return err
 
     return call
+
+
+def png_with_text(text: str) -> Image.Image:
+    """A 2x2 PNG, opened and loaded, whose A1111 `parameters` and ComfyUI `prompt` chunks hold `text`."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", text)
+    info.add_text("prompt", text)
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buffer, format="PNG", pnginfo=info)
+    image = Image.open(buffer)
+    image.load()
+    return image
