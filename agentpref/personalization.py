@@ -20,6 +20,7 @@ from agentpref.assessors.base import Assessor
 from agentpref.backends import Kind, redact_uri, resolve_uri, shared_assessor, shared_generator
 from agentpref.errors import InputError
 from agentpref.generators.base import Generator
+from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.images.references import References, load_references
 from agentpref.images.refs import ImageLike
 from agentpref.images.store import ImageStore
@@ -129,6 +130,7 @@ def personalize(
     out: str | Path | None = None,
     seed: int = 0,
     size: tuple[int, int] = (512, 512),
+    png_compression: int = DEFAULT_LEVEL,
     on_progress: ProgressCallback | None = None,
 ) -> PersonalizeResult:
     """Predict the taste behind `refs`, then generate -> assess -> refine toward it.
@@ -138,7 +140,8 @@ def personalize(
     the run folder's references/, so the run can be resumed. Backends are URIs (default:
     `$AGENTPREF_ASSESSOR` / `$AGENTPREF_GENERATOR`, else the embedded `features` and
     `painter`) or ready objects; the run records their URIs with secrets redacted. The run
-    folder (default: a new folder under ./runs) holds the images and report.html.
+    folder (default: a new folder under ./runs) holds the images and report.html; its PNGs
+    are compressed at zlib level `png_compression` (0 stores them: fastest, biggest).
     `on_progress(kind, payload)` receives each finished step ("node") and the nodes' own
     progress messages ("progress"). Without a `prompt` the subject is the liked images'
     shared one, else a neutral scene (`agentpref.subjects.choose_subject`); the choice is
@@ -158,6 +161,7 @@ def personalize(
         target=target,
         seed=seed,
         size=size,
+        png_compression=png_compression,
     )
     check_new_run_folder(settings.out)
     judge, maker = _backends(assessor, generator)
@@ -186,11 +190,12 @@ def personalize(
     return PersonalizeResult(run_dir=settings.out, record=record_of(state))
 
 
-FORCIBLE = ("n", "iterations", "target")
+FORCIBLE = ("n", "iterations", "target", "png_compression")
 """Settings `resume(..., force=True)` may change: they shape only the steps still to come.
 The prompt, references, seed, size and backends stay: a run mixing two of them is no run."""
 
 _STATE_NAMES = {"prompt": "subject", "iterations": "max_iterations"}
+DEFAULTS: dict[str, Any] = {"png_compression": DEFAULT_LEVEL}  # of settings runs made before them lack
 
 
 def _differences(out: Path, saved: Mapping[str, Any], given: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -214,7 +219,7 @@ def _differences(out: Path, saved: Mapping[str, Any], given: Mapping[str, Any]) 
         elif name == "size":
             ours, theirs = tuple(saved["size"]), tuple(value)
         else:
-            ours, theirs = saved[_STATE_NAMES.get(name, name)], value
+            ours, theirs = saved.get(_STATE_NAMES.get(name, name), DEFAULTS.get(name)), value
         if ours != theirs:
             differ.append((name, ours, theirs))
     return differ
@@ -239,16 +244,17 @@ def resume(
     target: float | None = None,
     seed: int | None = None,
     size: tuple[int, int] | None = None,
+    png_compression: int | None = None,
     force: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> PersonalizeResult:
     """Continue the run in `out` from its last finished step, with its own settings and backends.
 
     Settings given must equal the run's; otherwise an InputError lists each that differs
-    (the run's value and the one given). With `force=True`, `n`, `iterations` and `target`
-    take the values given, for the steps still to come (`FORCIBLE`). A backend URI the run
-    saved with its secrets redacted (`***`) must be given again: the same URI, key included.
-    Another process writing the same folder is an InputError.
+    (the run's value and the one given). With `force=True`, `n`, `iterations`, `target` and
+    `png_compression` take the values given, for the steps still to come (`FORCIBLE`). A
+    backend URI the run saved with its secrets redacted (`***`) must be given again: the same
+    URI, key included. Another process writing the same folder is an InputError.
     """
     out = Path(out)
     builder = build_graph()
@@ -260,7 +266,8 @@ def resume(
             refs = _load(refs, dislikes, store)
         given = {
             "prompt": prompt, "refs": refs, "n": n, "iterations": iterations, "target": target,
-            "seed": seed, "size": size, "assessor": assessor, "generator": generator,
+            "seed": seed, "size": size, "png_compression": png_compression,
+            "assessor": assessor, "generator": generator,
         }  # fmt: skip
         differ = _differences(out, saved, given)
         if differ and not (force and all(name in FORCIBLE for name, _, _ in differ)):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from agentpref.images.png import DEFAULT_LEVEL, encode_png
 from agentpref.profile import UserProfile
 
 if TYPE_CHECKING:
@@ -25,10 +25,34 @@ class GeneratedImage:
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def png_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        self.image.save(buffer, format="PNG")
-        return buffer.getvalue()
+    def png_bytes(self, level: int = DEFAULT_LEVEL) -> bytes:
+        """The image as PNG, compressed at zlib `level` (fast by default: see `agentpref.images.png`)."""
+        return encode_png(self.image, level)
+
+
+@dataclass(frozen=True)
+class ImageConditioning:
+    """Images that steer a generation beside its prompt (what the loop's refine step asks for).
+
+    `init_image`: img2img, start from this picture and move `strength` of the way (0 keeps it,
+    1 ignores it) toward the prompt. `image_prompts`: IP-Adapter, pictures the result should
+    resemble, at `image_prompt_scale`. A generator lists what it can do in its `conditioning`
+    attribute ("img2img", "image_prompts"); the loop only asks for what is listed there.
+    """
+
+    init_image: Image.Image | None = None
+    strength: float = 0.5
+    image_prompts: tuple[Image.Image, ...] = ()
+    image_prompt_scale: float = 0.5
+
+    def kinds(self) -> frozenset[str]:
+        """What this conditioning needs from a generator."""
+        return frozenset(
+            [
+                *(["img2img"] if self.init_image is not None else []),
+                *(["image_prompts"] if self.image_prompts else []),
+            ]
+        )
 
 
 @runtime_checkable
@@ -39,6 +63,10 @@ class Generator(Protocol):
     reproducible alone. `profile` lets backends that can use it directly (the painter,
     diffusers' profile guidance) do so; others rely on the prompt. `on_step(done, total)`
     reports progress within slow generations (denoising steps); fast backends may ignore it.
+
+    A generator that can take images besides the prompt names the kinds in a `conditioning`
+    attribute (a frozenset of "img2img", "image_prompts") and accepts a `conditioning:
+    ImageConditioning | None` keyword; the loop passes that keyword only to such generators.
     """
 
     name: str

@@ -185,6 +185,22 @@ class ImageRef:
         return cls(buffer.getvalue(), label=name, max_pixels=limit)
 
     @classmethod
+    def from_encoded(
+        cls, data: bytes, image: Image.Image, *, path: Path | None = None, label: str | None = None
+    ) -> ImageRef:
+        """An image this process just encoded (`data` are `image`'s RGB pixels as PNG, e.g. a
+        generated candidate): kept with its pixels, without decoding the bytes back."""
+        ref = object.__new__(cls)
+        ref.path, ref.data, ref.sha256 = path, bytes(data), content_hash(data)
+        ref.label = label or (path.name if path is not None else f"image-{ref.sha256[:12]}")
+        ref.format, ref.width, ref.height = "PNG", image.width, image.height
+        ref.prompt = ref.negative_prompt = ref.prompt_source = None
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        ref._image = rgb if rgb.width * rgb.height <= CACHE_DECODED_PIXELS else None
+        ref._encoded = {}
+        return ref
+
+    @classmethod
     def coerce(cls, x: ImageLike, *, max_pixels: int | None = None) -> ImageRef:
         """ImageRef | path | bytes | PIL image -> ImageRef (an ImageRef is returned as is)."""
         if isinstance(x, ImageRef):

@@ -9,7 +9,9 @@ metadata already exist (from a killed attempt) is reused, never generated again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
@@ -18,9 +20,10 @@ from agentpref.assessors.base import Assessor
 from agentpref.assessors.tournament import RankingFailed, check_ranking
 from agentpref.backends import redact_uri, shared_assessor, shared_generator
 from agentpref.errors import BackendError, ParseError
-from agentpref.generators.base import Generator
+from agentpref.generators.base import GeneratedImage, Generator
+from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.images.references import References, load_references
-from agentpref.images.refs import content_hash
+from agentpref.images.refs import ImageRef
 from agentpref.images.store import ImageStore
 from agentpref.io import write_atomic
 from agentpref.judgment import Judgment
@@ -37,12 +40,13 @@ from agentpref.runs.record import (
     RunRecord,
     candidate_id,
 )
-from agentpref.runs.report import write_report
+from agentpref.runs.report import CARD_THUMBNAIL, write_report
 
 # Seeds of iteration k are seed + k * SEED_STRIDE + index: reproducible one by one.
 SEED_STRIDE = 1000
 
 _SHARED_IMAGES = ImageStore()  # for runs without a Context (a served graph)
+_WORKERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="agentpref-save")
 
 
 def _context(runtime: Runtime[Context] | None) -> Context | None:
@@ -136,6 +140,37 @@ def _runs(indices: list[int]) -> list[list[int]]:
     return runs
 
 
+def _keep(
+    folder: RunFolder,
+    store: ImageStore,
+    current: IterationRecord,
+    index: int,
+    image: GeneratedImage,
+    level: int,
+    generator: str,
+) -> Candidate:
+    """Encode, save and remember one new candidate (and make its report thumbnail, once)."""
+    cid = candidate_id(current.iteration, index)
+    png = image.png_bytes(level)
+    ref = store.add(ImageRef.from_encoded(png, image.image, path=folder.image(cid)))
+    store.thumbnail(ref, CARD_THUMBNAIL)
+    candidate = Candidate(
+        id=cid,
+        iteration=current.iteration,
+        index=index,
+        file=f"images/{cid}.png",
+        sha256=ref.sha256,
+        seed=image.seed,
+        prompt=image.prompt,
+        negative_prompt=image.negative_prompt,
+        generator=redact_uri(generator),
+        params=image.params,
+        notes=image.notes,
+    )
+    folder.save_candidate(candidate, png)
+    return candidate
+
+
 def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """The round's candidates: those a killed attempt finished are reused from the folder; the
     rest go to the generator in as few calls as their seeds allow (one per run of consecutive
@@ -143,6 +178,8 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
     folder = RunFolder(state["run_dir"])
     current = state["iterations"][-1]
     generator = _generator(runtime, state)
+    store = _images(runtime)
+    level = state.get("png_compression", DEFAULT_LEVEL)
     done = {c.id for c in state.get("candidates", [])}
     n = state["n"]
     made: dict[int, Candidate] = {}
@@ -181,24 +218,15 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
             raise BackendError(
                 f"{redact_uri(generator.name)}: asked for {len(run)} images, got {len(images)}"
             )
-        for index, image in zip(run, images, strict=True):
-            cid = candidate_id(current.iteration, index)
-            png = image.png_bytes()
-            candidate = Candidate(
-                id=cid,
-                iteration=current.iteration,
-                index=index,
-                file=f"images/{cid}.png",
-                sha256=content_hash(png),  # no decode: the bytes are ours, just made
-                seed=image.seed,
-                prompt=image.prompt,
-                negative_prompt=image.negative_prompt,
-                generator=redact_uri(generator.name),
-                params=image.params,
-                notes=image.notes,
-            )
-            folder.save_candidate(candidate, png)
-            folder.log("generated", id=cid, seed=image.seed)
+        # Encoding and saving run in parallel (zlib and file writes release the GIL); each
+        # candidate is on disk before the node returns, so its checkpoint never names a missing file.
+        kept = [
+            _WORKERS.submit(_keep, folder, store, current, index, image, level, generator.name)
+            for index, image in zip(run, images, strict=True)
+        ]
+        for index, future in zip(run, kept, strict=True):
+            candidate = future.result()
+            folder.log("generated", id=candidate.id, seed=candidate.seed)
             finished(index, candidate)
     return {"candidates": [made[i] for i in sorted(made)]}
 

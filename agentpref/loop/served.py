@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentpref.errors import InputError
+from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.io import describe_validation
 from agentpref.loop.state import MAX_SEED, Context
 from agentpref.paths import RefusedPathError, inside_root
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
     from langgraph.graph import StateGraph
 
 _THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_SETTINGS = ("subject", "assessor", "generator", "n", "max_iterations", "target", "seed", "size")
+_SETTINGS = (
+    "subject", "assessor", "generator", "n", "max_iterations", "target", "seed", "size", "png_compression",
+)  # fmt: skip
 
 
 class ServerConfig(BaseModel):
@@ -107,6 +110,7 @@ def confine(state: Mapping[str, Any], thread_id: str, config: ServerConfig) -> d
         "n": (4, 1, config.max_n),
         "max_iterations": (3, 1, config.max_iterations),
         "seed": (0, 0, MAX_SEED),
+        "png_compression": (DEFAULT_LEVEL, 0, 9),
     }
     chosen: dict[str, Any] = {}
     for field, (default, least, most) in numbers.items():

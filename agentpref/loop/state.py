@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentpref.assessors.base import Assessor
 from agentpref.generators.base import Generator
+from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.images.store import ImageStore
 from agentpref.profile import UserProfile
 from agentpref.runs.record import Assessment, Candidate, IterationRecord, ReferenceInfo, RunRecord
@@ -59,6 +60,7 @@ class PersonalizeState(TypedDict, total=False):
     target: float
     seed: int
     size: tuple[int, int]
+    png_compression: int
     # What the nodes produce.
     references: list[ReferenceInfo]
     warnings: Annotated[list[str], _add_unique]
@@ -114,6 +116,9 @@ class RunSettings(BaseModel):
     target: float = Field(4.5, ge=0, le=5, description="stop early when the best averages this per element")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     size: tuple[Side, Side] = (512, 512)
+    png_compression: int = Field(
+        DEFAULT_LEVEL, ge=0, le=9, description="zlib level of the candidates' PNGs: 0 stores, 9 is smallest"
+    )
 
     def initial_state(self, likes: Sequence[Path], dislikes: Sequence[Path]) -> PersonalizeState:
         # Absolute paths: a resumed run may start from another working directory.
@@ -129,6 +134,7 @@ class RunSettings(BaseModel):
             "target": self.target,
             "seed": self.seed,
             "size": self.size,
+            "png_compression": self.png_compression,
         }
 
 

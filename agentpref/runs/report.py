@@ -34,6 +34,9 @@ td,th{border-bottom:1px solid #eee;padding:.35rem;text-align:left;vertical-align
 .uncertain{color:#a06000}
 """
 
+CARD_THUMBNAIL = 320
+"""Long side (px) of a candidate's picture in the report."""
+
 
 def _terms(profile: Profile, element_index: int) -> str:
     element = ELEMENTS[element_index]
@@ -108,7 +111,7 @@ def _candidate_card(folder: RunFolder, record: RunRecord, candidate: Candidate, 
     score = f"{assessment.score:.1f}/{assessment.max_score:.0f}" if assessment else "not assessed"
     href = escape(candidate.file, quote=True)
     notes = "".join(f'<p class="muted small">{escape(n)}</p>' for n in candidate.notes)
-    thumbnail = images.thumbnail_of_file(folder.root / candidate.file, candidate.sha256, 320)
+    thumbnail = images.thumbnail_of_file(folder.root / candidate.file, candidate.sha256, CARD_THUMBNAIL)
     return (
         f'<div class="card{best}"><a href="{href}"><img src="{thumbnail}" '
         f'alt="{escape(candidate.id)}"></a>'
