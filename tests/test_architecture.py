@@ -52,6 +52,11 @@ def test_core_importing_the_loop_or_evaluation_importing_train_breaks_the_check(
     assert "agentpref.evaluation.metrics -> agentpref.train.users" in _lint(evaluation).stdout
 
 
+def test_a_rewriter_importing_an_assessor_breaks_the_check(tmp_path):
+    project = _copy_with(tmp_path, "agentpref.rewriters.openai", "import agentpref.assessors.base")
+    assert "agentpref.rewriters.openai -> agentpref.assessors.base" in _lint(project).stdout
+
+
 def test_production_code_importing_the_test_fixtures_breaks_the_check(tmp_path):
     project = _copy_with(tmp_path, "agentpref.train.rewards", "import agentpref.testing.tiny_qwen")
     assert "agentpref.train.rewards -> agentpref.testing.tiny_qwen" in _lint(project).stdout

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from agentpref.assessors.vlm.http import RetryPolicy, request_json
 from agentpref.assessors.vlm.options import Sampling
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError, InputError
+from agentpref.http import RetryPolicy, request_json
 from agentpref.images.references import References
 from agentpref.images.refs import ImageRef
 from agentpref.preferthinker.requests import build_compare_request

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agentpref.assessors.vlm.http import RetryPolicy
 from agentpref.backends import load_assessor
 from agentpref.errors import BackendError
+from agentpref.http import RetryPolicy
 from agentpref.images.references import References
 from agentpref.images.refs import ImageRef
 from agentpref.testing.fake_openai import BAD_USAGE, MARKUP, FakeServer, Measured, run_measured, serve_fake

@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from agentpref.assessors.tournament import (
 )
 from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, Structured
 from agentpref.errors import BackendError, InputError, ParseError
+from agentpref.http import run_sync
 from agentpref.images.references import References, image_list
 from agentpref.images.refs import ImageLike, ImageRef
 from agentpref.judgment import Judgment, Ranking, Usage
@@ -143,12 +143,7 @@ class ReasoningAssessor:
 
     def _run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run an async method to completion from sync code (in a worker thread inside a running loop)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(make())
-        with ThreadPoolExecutor(1) as pool:  # e.g. called from a notebook cell
-            return pool.submit(asyncio.run, make()).result()
+        return run_sync(make)
 
     # -- asking ------------------------------------------------------------------------------
 

@@ -31,7 +31,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from agentpref.assessors.vlm.base import ReasoningAssessor
-from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, validated
+from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling
+from agentpref.endpoints import validated
 from agentpref.errors import AgentprefError, BackendError, InputError
 from agentpref.images.decode import fit_pixels
 from agentpref.preferthinker.requests import Request, to_hf_messages

@@ -18,8 +18,8 @@ transport settings are `timeout` (seconds for a whole attempt, connect to last b
 and positive), `retries` (0-10), `max_response_bytes` (answers are read as a stream and
 dropped past it; 4 MiB by default), `api_key_env`, and for vLLM `cache_salt` (requests
 with different salts never share prefix-cache blocks: isolation between tenants). Bad
-values are an `InputError` naming the setting when the URI is read; see `http` for how
-each request is bounded.
+values are an `InputError` naming the setting when the URI is read; see `agentpref.http`
+for how each request is bounded and `agentpref.endpoints` for how the URI is read.
 
 The API key is read from that environment variable (default `OPENAI_API_KEY`, or
 `VLLM_API_KEY` for vllm://) and never logged; a key in the URI itself (`user:KEY@host`,
@@ -31,133 +31,39 @@ counts are taken as unknown.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import OrderedDict
-from typing import Annotated, Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
 
-from pydantic import BaseModel, Field, StrictStr, StringConstraints, ValidationError
+from pydantic import BaseModel
 
 from agentpref.assessors.vlm.base import ReasoningAssessor
-from agentpref.assessors.vlm.http import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, request_json
-from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, Structured, validated
-from agentpref.errors import BackendError, InputError
+from agentpref.assessors.vlm.options import Completion, ModelOptions, Sampling, Structured
+from agentpref.endpoints import (
+    ChatAnswer,
+    EnvName,
+    ModelId,
+    auth_headers,
+    first_model,
+    key_env,
+    parse_uri,
+    read_answer,
+    validated,
+)
+from agentpref.http import DEFAULT_MAX_RESPONSE_BYTES, RetryPolicy, request_json
 from agentpref.images.refs import ImageRef
-from agentpref.io import describe_validation
 from agentpref.preferthinker.requests import Request, to_openai_messages
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-_KEY_NAMES = frozenset({"api_key", "key", "token", "access_token", "password", "secret"})
 _TRANSPORT = ("model", "vllm", "timeout", "retries", "max_response_bytes", "api_key_env", "cache_salt")
 # Token counts above this are not counts (a judgment prompt is thousands of tokens).
 _MAX_TOKENS_COUNT = 10**9
 
 
-def _key_env(scheme: str) -> str:
-    return "VLLM_API_KEY" if scheme == "vllm" else "OPENAI_API_KEY"
-
-
-def _flag(where: str, name: str, value: str) -> bool:
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise InputError(f"{where}: {name} must be 1 or 0 (got {value[:80]!r})")
-
-
-def parse_uri(scheme: str, rest: str) -> dict[str, Any]:
-    """Keyword arguments of `OpenAIAssessor` from a URI's parts.
-
-    >>> parse_uri("vllm", "//127.0.0.1:8000?model=pt&swap=1")
-    {'model': 'pt', 'swap': '1', 'base_url': 'http://127.0.0.1:8000/v1', 'vllm': True}
-    >>> parse_uri("openai", "//api.example.com/v1?model=gpt-4o")["base_url"]
-    'https://api.example.com/v1'
-    """
-    if not rest.startswith("//"):
-        raise InputError(f"{scheme}: URI needs a host, e.g. {scheme}://127.0.0.1:8000?model=NAME")
-    if any(ord(c) < 32 or ord(c) == 127 for c in rest):  # urlsplit would silently drop newlines and tabs
-        raise InputError(f"{scheme}: URI holds a control character (a newline or tab pasted with it?)")
-    try:
-        parts = urlsplit(f"x:{rest}")
-    except ValueError as err:  # e.g. an unclosed IPv6 bracket
-        raise InputError(f"{scheme}: URI is not a valid URL ({err})") from None
-    if not parts.hostname:
-        raise InputError(f"{scheme}: URI has no host name")
-    if len(parts.hostname) > 253 or len(parts.path) > 2048:  # DNS's limit; httpx refuses long URLs later
-        raise InputError(
-            f"{scheme}: the host name or path is too long ({len(parts.netloc + parts.path)} characters)"
-        )
-    where = f"{scheme}://{parts.hostname}"  # never the URI itself: it may hold a key
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if "@" in parts.netloc or _KEY_NAMES & {k.lower() for k in query}:
-        raise InputError(
-            f"{where}: an API key or user name in the URI is not accepted (URIs are shown and written "
-            f"to run folders); put the key in an environment variable and name it with api_key_env=NAME "
-            f"(default {_key_env(scheme)})"
-        )
-    vllm = scheme == "vllm" or _flag(where, "vllm", query.pop("vllm", "0"))
-    try:
-        port = parts.port
-    except ValueError:
-        raise InputError(f"{where}: the port is not a number from 0 to 65535") from None
-    https = _flag(where, "https", query.pop("https", "1" if port in (None, 443) else "0"))
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    netloc = f"{host}:{port}" if port else host
-    path = parts.path.rstrip("/") or "/v1"
-    # Transport keys are OpenAIAssessor parameters; the rest are ModelOptions fields, validated there.
-    return {**query, "base_url": f"{'https' if https else 'http'}://{netloc}{path}", "vllm": vllm}
-
-
-# A model name is shown and sent: printable, bounded (from a URI or a server's listing alike).
-_ModelId = Annotated[
-    str, StringConstraints(strict=True, min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
-]
-
-
-_EnvName = Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-
-
 class _Endpoint(BaseModel):
     """What the URI says about whom to ask: the model's name and where the key is."""
 
-    model: _ModelId | None
-    api_key_env: _EnvName | None
-
-
-class _ModelEntry(BaseModel):
-    id: _ModelId
-
-
-class _ModelList(BaseModel):
-    data: list[_ModelEntry]
-
-
-# What is read of a server's answers: anything else in them is ignored, anything missing is its fault.
-class _Message(BaseModel):
-    content: StrictStr
-
-
-class _Choice(BaseModel):
-    message: _Message
-
-
-class _ChatAnswer(BaseModel):
-    choices: list[_Choice] = Field(min_length=1)
-    usage: Any = None  # read leniently by _token_count: a bad count is unknown, not a failure
-
-
-A = TypeVar("A", bound=BaseModel)
-
-
-def _answer(model: type[A], url: str, answer: Any) -> A:
-    """A server's JSON answer read as `model`, or a BackendError naming the server and the field."""
-    try:
-        return model.model_validate(answer)
-    except ValidationError as err:
-        field, reason = describe_validation(err)
-        raise BackendError(f"{url} answered without a usable {field or 'body'}: {reason}") from None
+    model: ModelId | None
+    api_key_env: EnvName | None
 
 
 def _token_count(value: Any) -> int | None:
@@ -197,7 +103,7 @@ class OpenAIAssessor(ReasoningAssessor):
         self.vllm = vllm
         settings = {"timeout": timeout, "retries": retries, "max_response_bytes": max_response_bytes}
         self.policy = validated(RetryPolicy, base_url, settings)
-        self.api_key_env = endpoint.api_key_env or _key_env("vllm" if vllm else "openai")
+        self.api_key_env = endpoint.api_key_env or key_env("vllm" if vllm else "openai")
         self.cache_salt = cache_salt
         self.name = f"{'vllm' if vllm else 'openai'}:{model or '?'}"  # never the URL, salt or key
         self._urls: OrderedDict[tuple[str, int], str] = OrderedDict()
@@ -217,14 +123,12 @@ class OpenAIAssessor(ReasoningAssessor):
     async def _open_transport(self) -> Any:
         import httpx
 
-        headers = {}
-        if key := os.environ.get(self.api_key_env):
-            headers["Authorization"] = f"Bearer {key}"
+        headers = auth_headers(self.api_key_env)
         limits = httpx.Limits(max_connections=self.options.concurrency + 2)
         client = httpx.AsyncClient(headers=headers, limits=limits, timeout=self.policy.timeout)
         if self.model is None:
             try:
-                self.model = await self._first_model(client)
+                self.model = await first_model(client, self.base_url, self.policy)
             except BaseException:
                 await client.aclose()
                 raise
@@ -233,20 +137,6 @@ class OpenAIAssessor(ReasoningAssessor):
 
     async def _close_transport(self, transport: Any) -> None:
         await transport.aclose()
-
-    async def _first_model(self, client: Any) -> str:
-        url = f"{self.base_url}/models"
-        policy = self.policy.model_copy(update={"timeout": min(self.policy.timeout, 30.0)})
-        try:
-            listing = _answer(_ModelList, url, await request_json(client, url, policy))
-        except BackendError as err:
-            raise BackendError(
-                f"cannot list the models: {err}; is the server running? "
-                "Start one with `agentpref serve`, or name the model with ?model=NAME"
-            ) from None
-        if not listing.data:
-            raise BackendError(f"{url} lists no models")
-        return listing.data[0].id
 
     def _image_url(self, ref: ImageRef) -> str:
         """A data URL within the pixel budget, encoded once per content hash."""
@@ -291,7 +181,7 @@ class OpenAIAssessor(ReasoningAssessor):
         start = time.perf_counter()
         url = f"{self.base_url}/chat/completions"
         body = self.request_body(request, sampling)
-        answer = _answer(_ChatAnswer, url, await request_json(client, url, self.policy, body))
+        answer = read_answer(ChatAnswer, url, await request_json(client, url, self.policy, body))
         usage = answer.usage if isinstance(answer.usage, dict) else {}
         return Completion(
             text=answer.choices[0].message.content,

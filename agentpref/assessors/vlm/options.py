@@ -1,51 +1,20 @@
 """What a model-backed assessor is asked with: its options, one request's sampling, one answer.
 
-`validated` builds any of these settings models from URI or keyword values and turns a
-pydantic error into an `InputError` naming the backend, the setting and the value given
-(never the value of an unknown key: it may be a pasted secret).
+They are built from URI or keyword values with `agentpref.endpoints.validated`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agentpref.errors import InputError
 from agentpref.images.refs import DEFAULT_MODEL_PIXELS
-from agentpref.io import describe_validation, field_name
 from agentpref.judgment import Usage
 
 Structured = Literal["off", "regex", "json"]
-M = TypeVar("M", bound=BaseModel)
-
-
-def validated(model: type[M], where: str, values: dict[str, Any], *, also: tuple[str, ...] = ()) -> M:
-    """`model(**values)`, or an InputError naming `where`, the setting and the value given.
-
-    `also` names the backend's other settings, listed with the model's fields when a key is unknown.
-
-    >>> validated(ModelOptions, "vllm://h:1", {"concurrency": "many"})
-    Traceback (most recent call last):
-    agentpref.errors.InputError: vllm://h:1: concurrency: Input should be a valid integer, \
-unable to parse string as an integer (got 'many')
-    >>> validated(ModelOptions, "vllm://h:1", {"api_kee": "sk-1"}, also=("timeout",))
-    Traceback (most recent call last):
-    agentpref.errors.InputError: vllm://h:1: unknown setting 'api_kee'; known: mode, swap, ...
-    """
-    try:
-        return model(**values)
-    except ValidationError as err:
-        first = err.errors()[0]
-        if first["type"] == "extra_forbidden":  # its value may be a secret pasted in the wrong place
-            known = ", ".join([*model.model_fields, *also])
-            raise InputError(
-                f"{where}: unknown setting {field_name(first['loc'])!r}; known: {known}"
-            ) from None
-        field, reason = describe_validation(err)
-        raise InputError(f"{where}: {field}: {reason}") from None
 
 
 class ModelOptions(BaseModel):

@@ -13,7 +13,7 @@ at may be slow, broken or hostile, so every exchange is bounded:
   `Retry-After` up to 60 s (a longer one ends the call at once); no retry on other 4xx
   answers or an oversized answer, which would fail the same way again.
 
-Every failure is a `BackendError` naming the URL.
+Every failure is a `BackendError` naming the URL. `run_sync` runs such a call from sync code.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +32,7 @@ from agentpref.errors import BackendError
 if TYPE_CHECKING:
     import httpx
 
+T = TypeVar("T")
 RETRY_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -145,3 +148,17 @@ async def request_json(
             await asyncio.sleep(wait)
     tries = policy.retries + 1
     raise BackendError(f"{url} failed after {tries} attempt(s): {last}")
+
+
+def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine `make()` gives to completion from sync code.
+
+    Inside a running event loop (a notebook cell, an async graph server) `asyncio.run` is
+    refused, so the coroutine then runs in a worker thread with its own loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, make()).result()
