@@ -17,6 +17,11 @@ terms carry numbers the image-measurement code compares against; they mean exact
   ``hypot(gx, gy)``; edge density = the fraction of pixels whose magnitude exceeds 0.1.
   Calibration: flat shapes on a plain ground ~0.02, a typical photograph ~0.2.
 
+Lightness keys are not terms but keywords a profile's side may carry (`LIGHTNESS_KEYS`):
+"high-key" (with "bright") for pictures whose mean HSV value is at least 0.58, "low-key"
+(with "dark") for at most 0.5; they say what separates light tastes from dark ones when the
+Saturation term alone cannot.
+
 Ranges of neighbouring terms overlap; a term's centre is the middle of its range. Medium
 terms carry a ``treatment`` and Art Style terms a composition ``family``: hints for the
 procedural painter.
@@ -58,6 +63,12 @@ _FIELD_RULES: dict[str, dict[Element, bool]] = {
     "treatment": {e: e is Element.ARTISTIC_MEDIUM for e in Element},
     "family": {e: e is Element.ART_STYLES for e in Element},
 }
+
+
+LIGHTNESS_KEYS: dict[str, tuple[float, float]] = {"high-key": (0.58, 1.0), "low-key": (0.0, 0.5)}
+"""Keyword -> the range of mean HSV value (V) a picture of that key has."""
+KEY_WORDS: dict[str, tuple[str, ...]] = {"high-key": ("bright", "high-key"), "low-key": ("dark", "low-key")}
+"""The keywords a profile gets for a key: a plain word a text encoder knows, then the key itself."""
 
 
 class _FieldError(ValueError):

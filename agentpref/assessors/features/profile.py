@@ -2,10 +2,13 @@
 
 Per element, the profile is what separates the liked set from the disliked set:
 colours liked and not equally present in dislikes; the Saturation and Detail terms whose
-ranges best match each set's mean, with a confidence from the separation between sets
-(or, without dislikes, from the agreement within likes); the medium from the texture's
-treatment and the art style from the composition, both preferring terms named in the
-images' prompt metadata and marked uncertain when nothing but a guess supports them.
+measured ranges hold each set's mean; the lightness key ("high-key", "low-key") that sets a
+side apart, as keywords; the medium from the texture's treatment and the art style from the
+composition, both preferring terms named in the images' prompt metadata.
+
+Measured elements (colour, saturation, detail) are confident without any metadata (their
+confidence grows with how well the sets separate); only medium and style, guessed from
+pixels alone, are marked uncertain when no prompt names them.
 """
 
 from __future__ import annotations
@@ -18,15 +21,19 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from agentpref.assessors.features.distances import (
+    DETAIL_UNIT,
     FAMILY_WORDS,
+    LIGHTNESS_UNIT,
+    SATURATION_UNIT,
     TREATMENT_WORDS,
     family_probabilities,
     treatment_probabilities,
 )
+from agentpref.assessors.features.fit import log_detail, range_distance
 from agentpref.images.measure import Measurements
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 from agentpref.term_search import find_terms
-from agentpref.vocabulary import Term, Vocabulary
+from agentpref.vocabulary import KEY_WORDS, LIGHTNESS_KEYS, Term, Vocabulary
 
 # A representative medium per treatment and style per family, used when no prompt names one.
 CANONICAL_MEDIUM = {
@@ -50,6 +57,8 @@ CANONICAL_STYLE = {
     "abstract": "Abstract Art",
 }
 GUESS_CONFIDENCE = 0.3
+MEASURED_CONFIDENCE = 0.6
+UNSAID_LIGHTNESS = 0.5  # units: a Saturation term without a lightness range fits any lightness, loosely
 _STOPWORDS = frozenset(
     [
         "a",
@@ -135,28 +144,49 @@ def _separation(a: Sequence[float], b: Sequence[float], unit: float) -> float:
     return float(np.clip(1.0 - math.exp(-effect / 2.0), 0.0, 1.0))
 
 
+def _measured(separation: float) -> float:
+    """A measured element's confidence: never a guess, surer the better the sets separate."""
+    return round(MEASURED_CONFIDENCE + (1.0 - MEASURED_CONFIDENCE) * separation, 2)
+
+
 def best_saturation_term(s: float, v: float, terms: Sequence[Term]) -> Term:
+    """The Saturation term whose ranges hold mean saturation `s` and lightness `v` best: a
+    term with a lightness range that holds `v` is more specific than one without."""
+
     def cost(t: Term) -> float:
-        lo, hi = t.saturation_range or (0.0, 1.0)
-        c = ((s - (lo + hi) / 2) / ((hi - lo) / 2)) ** 2
-        if t.lightness_range:
-            vlo, vhi = t.lightness_range
-            c += ((v - (vlo + vhi) / 2) / ((vhi - vlo) / 2)) ** 2
-        else:
-            c += 0.6  # a term that says nothing about lightness fits any lightness, loosely
-        return c
+        ds = range_distance(s, *(t.saturation_range or (0.0, 1.0)), SATURATION_UNIT)
+        dv = range_distance(v, *t.lightness_range, LIGHTNESS_UNIT) if t.lightness_range else UNSAID_LIGHTNESS
+        return math.sqrt(ds * ds + 0.5 * dv * dv)
 
     return min(terms, key=cost)
 
 
 def best_detail_term(ed: float, terms: Sequence[Term]) -> Term:
+    """The Detail term whose edge-density range holds `ed` best (on the log scale detail is compared on)."""
+
     def cost(t: Term) -> float:
         lo, hi = t.detail_range or (0.0, 1.0)
-        centre = (math.log(lo + 0.01) + math.log(hi + 0.01)) / 2
-        half = (math.log(hi + 0.01) - math.log(lo + 0.01)) / 2
-        return ((math.log(ed + 0.01) - centre) / half) ** 2
+        return range_distance(log_detail(ed), log_detail(lo), log_detail(hi), DETAIL_UNIT)
 
     return min(terms, key=cost)
+
+
+def typical_detail(ms: Sequence[Measurements]) -> float:
+    """A set's edge density, averaged on the scale detail is compared on (a geometric mean)."""
+    return max(float(np.exp(np.mean([log_detail(m.edge_density) for m in ms])) - 0.01), 0.0)
+
+
+def lightness_key(v: float, other: float | None) -> str | None:
+    """The key of a set of mean lightness `v`: its band in `LIGHTNESS_KEYS`, and, beside another
+    set of mean lightness `other`, only when the two differ that way by a noticeable step."""
+    for key, (lo, hi) in LIGHTNESS_KEYS.items():
+        if lo <= v <= hi:
+            if other is None:
+                return key
+            lighter = v - other >= LIGHTNESS_UNIT
+            darker = other - v >= LIGHTNESS_UNIT
+            return key if (lighter if key == "high-key" else darker) else None
+    return None
 
 
 def _keywords(prompts: Sequence[str | None], vocab: Vocabulary, limit: int = 6) -> list[str]:
@@ -187,33 +217,33 @@ def _side(
     ranked = sorted(cw, key=lambda t: -(cw[t] - ow.get(t, 0.0)))
     colors = [t for t in ranked if cw[t] - ow.get(t, 0.0) > 0.04][:3] or ranked[:1]
     share = sum(cw[t] for t in colors)
-    conf[Element.COLOR] = round(float(np.clip(share - sum(ow.get(t, 0.0) for t in colors), 0.1, 1.0)), 2)
+    conf[Element.COLOR] = _measured(float(np.clip(share - sum(ow.get(t, 0.0) for t in colors), 0.0, 1.0)))
     evidence[Element.COLOR] = f"{', '.join(colors)} cover {share:.0%} of the palettes of {n} image(s)" + (
         f", {sum(ow.get(t, 0.0) for t in colors):.0%} of the other side's" if other else ""
     )
-    # Saturation: the term whose ranges best fit the set's mean saturation and lightness.
-    s = [m.saturation_mean for m in own]
-    v = [m.lightness_mean for m in own]
+    # Saturation and key: the term whose ranges hold the set's mean saturation and lightness.
+    s, v = [m.saturation_mean for m in own], [m.lightness_mean for m in own]
+    s_other, v_other = [m.saturation_mean for m in other], [m.lightness_mean for m in other]
     sat = best_saturation_term(float(np.mean(s)), float(np.mean(v)), vocab.terms(Element.SATURATION))
-    conf[Element.SATURATION] = round(_separation(s, [m.saturation_mean for m in other], 0.08), 2)
-    evidence[Element.SATURATION] = f"mean saturation {np.mean(s):.2f}, lightness {np.mean(v):.2f}" + (
-        f" vs {np.mean([m.saturation_mean for m in other]):.2f},"
-        f" {np.mean([m.lightness_mean for m in other]):.2f}"
-        if other
-        else ""
+    key = lightness_key(float(np.mean(v)), float(np.mean(v_other)) if other else None)
+    conf[Element.SATURATION] = _measured(
+        max(_separation(s, s_other, SATURATION_UNIT), _separation(v, v_other, LIGHTNESS_UNIT))
     )
-    # Detail: the term whose edge-density range fits the (log-)mean edge density.
-    ed = [m.edge_density for m in own]
-    ed_mean = float(np.exp(np.mean(np.log(np.array(ed) + 0.01))) - 0.01)
-    det = best_detail_term(max(ed_mean, 0.0), vocab.terms(Element.DETAIL))
-    conf[Element.DETAIL] = round(
+    evidence[Element.SATURATION] = (
+        f"mean saturation {np.mean(s):.2f}, lightness {np.mean(v):.2f}"
+        + (f" vs {np.mean(s_other):.2f}, {np.mean(v_other):.2f}" if other else "")
+        + (f": {key}" if key else "")
+    )
+    # Detail: the term whose edge-density range holds the set's typical edge density.
+    ed = typical_detail(own)
+    det = best_detail_term(ed, vocab.terms(Element.DETAIL))
+    conf[Element.DETAIL] = _measured(
         _separation(
-            np.log(np.array(ed) + 0.01).tolist(), [math.log(m.edge_density + 0.01) for m in other], 0.3
-        ),
-        2,
+            [log_detail(m.edge_density) for m in own], [log_detail(m.edge_density) for m in other], 0.3
+        )
     )
-    evidence[Element.DETAIL] = f"edge density {ed_mean:.3f}" + (
-        f" vs {np.mean([m.edge_density for m in other]):.3f}" if other else ""
+    evidence[Element.DETAIL] = f"edge density {ed:.3f}" + (
+        f" vs {typical_detail(other):.3f}" if other else ""
     )
     # Medium: the treatment the textures show; a medium named in prompts with that treatment wins.
     treatment, t_share = _vote(own, treatment_probabilities, "flat")
@@ -242,7 +272,11 @@ def _side(
         artistic_medium=[medium],
         saturation=[sat.name],
         detail=[det.name],
-        keywords=_keywords(own_prompts, vocab) if liked_side else [],
+        keywords=list(
+            dict.fromkeys(
+                [*(KEY_WORDS[key] if key else ()), *(_keywords(own_prompts, vocab) if liked_side else [])]
+            )
+        ),
         confidence=conf,
         evidence=evidence,
     )
