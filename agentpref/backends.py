@@ -31,6 +31,7 @@ from agentpref.errors import InputError
 if TYPE_CHECKING:
     from agentpref.assessors.base import Assessor
     from agentpref.generators.base import Generator
+    from agentpref.rewriters import Rewriter
 
 Kind = Literal["assessor", "generator"]
 DEFAULTS: dict[Kind, str] = {"assessor": "features", "generator": "painter"}
@@ -292,6 +293,14 @@ def shared_assessor(uri: str) -> Assessor:
 def shared_generator(uri: str) -> Generator:
     """One generator per URI for the whole process; at most four kept (see `shared_assessor`)."""
     return load_generator(uri)
+
+
+@lru_cache(maxsize=4)
+def shared_rewriter(uri: str) -> Rewriter:
+    """One prompt rewriter per URI for the whole process (`agentpref.rewriters`)."""
+    from agentpref.rewriters import rewriter_from_uri
+
+    return rewriter_from_uri(uri)
 
 
 def markdown_table() -> str:

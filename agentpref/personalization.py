@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from agentpref.assessors.base import Assessor
-from agentpref.backends import Kind, redact_uri, resolve_uri, shared_assessor, shared_generator
+from agentpref.backends import (
+    Kind,
+    redact_uri,
+    resolve_uri,
+    shared_assessor,
+    shared_generator,
+    shared_rewriter,
+)
 from agentpref.errors import InputError
 from agentpref.generators.base import Generator
 from agentpref.images.png import DEFAULT_LEVEL
@@ -30,7 +37,7 @@ from agentpref.loop.runner import change_saved_state, check_new_run_folder, run_
 from agentpref.loop.state import Context, RunSettings, record_of
 from agentpref.profile import UserProfile
 from agentpref.runs.folder import RunFolder
-from agentpref.runs.record import RunRecord
+from agentpref.runs.record import RefineSettings, RunRecord
 from agentpref.subjects import NEUTRAL_SUBJECTS, choose_subject
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
@@ -131,6 +138,7 @@ def personalize(
     seed: int = 0,
     size: tuple[int, int] = (512, 512),
     png_compression: int = DEFAULT_LEVEL,
+    refine: RefineSettings | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> PersonalizeResult:
     """Predict the taste behind `refs`, then generate -> assess -> refine toward it.
@@ -141,7 +149,9 @@ def personalize(
     `$AGENTPREF_ASSESSOR` / `$AGENTPREF_GENERATOR`, else the embedded `features` and
     `painter`) or ready objects; the run records their URIs with secrets redacted. The run
     folder (default: a new folder under ./runs) holds the images and report.html; its PNGs
-    are compressed at zlib level `png_compression` (0 stores them: fastest, biggest).
+    are compressed at zlib level `png_compression` (0 stores them: fastest, biggest). `refine`
+    chooses how rounds improve on each other (`RefineSettings`: exploitation of the best
+    seeds, a language-model rewriter, img2img, image prompts; feedback rewriting always).
     `on_progress(kind, payload)` receives each finished step ("node") and the nodes' own
     progress messages ("progress"). Without a `prompt` the subject is the liked images'
     shared one, else a neutral scene (`agentpref.subjects.choose_subject`); the choice is
@@ -162,6 +172,7 @@ def personalize(
         seed=seed,
         size=size,
         png_compression=png_compression,
+        refine=_recorded(refine or RefineSettings()),
     )
     check_new_run_folder(settings.out)
     judge, maker = _backends(assessor, generator)
@@ -184,10 +195,20 @@ def personalize(
             settings.out,
             settings.initial_state(likes, dislikes_),
             recursion_limit=recursion_limit,
-            context=Context(assessor=judge, generator=maker, images=images),
+            context=Context(
+                assessor=judge,
+                generator=maker,
+                rewriter=shared_rewriter(refine.rewriter) if refine and refine.rewriter else None,
+                images=images,
+            ),
             on_event=on_progress,
         )
     return PersonalizeResult(run_dir=settings.out, record=record_of(state))
+
+
+def _recorded(refine: RefineSettings) -> RefineSettings:
+    """Refine settings as the run keeps them: the rewriter's URI without its secrets."""
+    return refine.model_copy(update={"rewriter": redact_uri(refine.rewriter) if refine.rewriter else None})
 
 
 FORCIBLE = ("n", "iterations", "target", "png_compression")

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 from agentpref.term_search import EMPHASIS_PREFIXES as _EMPHASIS
+from agentpref.term_search import find_terms
+from agentpref.vocabulary import Vocabulary
 
 # How each element reads inside a prompt; {} is the joined terms.
 _PHRASES: dict[Element, str] = {
@@ -73,11 +75,13 @@ def compose_prompt(
     profile: UserProfile,
     emphasis: Mapping[Element, int] | None = None,
     lead: Sequence[Element] = (),
+    avoid: Sequence[str] = (),
 ) -> Prompt:
-    """Positive prompt = subject + liked elements (+ keywords); negative = disliked terms.
+    """Positive prompt = subject + liked elements (+ keywords); negative = disliked terms
+    (+ keywords, + `avoid`: what feedback found in the worst candidates).
 
-    Elements in `lead` come first (right after the subject), e.g. the ones that must
-    survive a text encoder that cuts long prompts.
+    Elements in `lead` come first (right after the subject): the weak ones refinement
+    stresses, which also survive a text encoder that cuts long prompts.
     """
     emphasis = dict(emphasis or {})
     liked, left_out = _element_phrases(profile.likes, emphasis, lead)
@@ -85,7 +89,7 @@ def compose_prompt(
     disliked = [
         t.lower() for e in ELEMENTS if not profile.dislikes.is_uncertain(e) for t in profile.dislikes.terms(e)
     ]
-    negative = ", ".join(dict.fromkeys([*disliked, *profile.dislikes.keywords]))
+    negative = ", ".join(dict.fromkeys([*disliked, *profile.dislikes.keywords, *(t.lower() for t in avoid)]))
     return Prompt(positive=positive, negative=negative, emphasis=emphasis, left_out=tuple(left_out))
 
 
@@ -111,13 +115,35 @@ def refine_prompt(
     emphasis: Mapping[Element, int],
     element_scores: Mapping[Element, float],
     threshold: float = WEAK_SCORE,
-    *,
-    truncated: bool = False,
+    avoid: Sequence[str] = (),
 ) -> Prompt:
-    """The next prompt: the same subject and profile, with weak elements strengthened.
+    """The next prompt: the same subject and profile, with the weak elements stronger and
+    first (weakest first), and `avoid` added to the negative prompt."""
+    lead = weak_elements(element_scores, threshold)
+    return compose_prompt(subject, profile, refine_emphasis(emphasis, element_scores, threshold), lead, avoid)
 
-    `truncated`: the generator reported that it cut the last prompt, so the weak
-    elements move to the front, where the text encoder still sees them.
+
+def terms_to_avoid(
+    rationales: Sequence[Mapping[Element, str]],
+    element_scores: Sequence[Mapping[Element, float]],
+    liked: Profile,
+    vocab: Vocabulary | None = None,
+    threshold: float = WEAK_SCORE,
+) -> list[str]:
+    """Terms the judge named in the worst candidates' reasons for their weak elements, that the
+    person does not like: what those candidates show and the taste does not want.
+
+    >>> terms_to_avoid([{Element.COLOR: "its palette is mostly orange and teal"}],
+    ...                [{Element.COLOR: 1.5}], Profile(color=["Teal"]))
+    ['Orange']
     """
-    lead = weak_elements(element_scores, threshold) if truncated else ()
-    return compose_prompt(subject, profile, refine_emphasis(emphasis, element_scores, threshold), lead)
+    found: dict[str, None] = {}
+    for reasons, scores in zip(rationales, element_scores, strict=True):
+        for element, text in reasons.items():
+            if scores.get(element, 5.0) >= threshold:
+                continue
+            liked_terms = {t.lower() for t in liked.terms(element)}
+            for term, _ in find_terms(text.split(";")[0], vocab):
+                if term.element is element and term.name.lower() not in liked_terms:
+                    found[term.name] = None
+    return list(found)

@@ -36,9 +36,14 @@ def test_personalize_runs_the_loop_and_leaves_a_complete_run_folder(example_refs
     assert all((run / c.file).is_file() for c in record.candidates)
     assert len(record.assessments) == 4 and record.best in {c.id for c in record.candidates}
     assert result.best.path.is_file() and result.best.score == max(a.score for a in record.assessments)
-    # Iteration 2 was refined from iteration 1's weak elements and explained pairwise.
-    assert record.iterations[1].judgment is not None and not record.iterations[1].judgment.failed
-    assert record.iterations[1].emphasis, "refinement raised no element's emphasis"
+    # Iteration 2 was refined from iteration 1's judgments, says how, and is explained pairwise.
+    second = record.iterations[1]
+    assert second.judgment is not None and not second.judgment.failed
+    assert second.strategies[0].startswith("feedback: stressed ")
+    assert second.strategies[1].startswith("exploitation: 1 candidate(s) keep the seeds of it01-c0")
+    best_first = record.candidate(record.iterations[0].best_candidate)
+    assert second.seeds == {0: best_first.seed} and record.candidate("it02-c00").seed == best_first.seed
+    assert record.candidate("it02-c01").seed == 2 * 1000 + 1  # the rest: the round's own seeds
     lines = [json.loads(line) for line in (run / "judgments.jsonl").read_text().splitlines()]
     assert [line["kind"] for line in lines].count("assessment") == 4
     assert steps.count("node:predict_profile") == 1 and steps.count("node:generate") == 2

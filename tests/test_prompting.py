@@ -1,5 +1,5 @@
 from agentpref.profile import Element, Profile, UserProfile
-from agentpref.prompting import compose_prompt, refine_emphasis, refine_prompt, weak_elements
+from agentpref.prompting import compose_prompt, refine_emphasis, refine_prompt, terms_to_avoid, weak_elements
 
 PROFILE = UserProfile(
     likes=Profile(
@@ -45,10 +45,24 @@ def test_refinement_strengthens_only_weak_elements_and_does_not_pile_up():
     assert emphasis[Element.COLOR] == 3
 
 
-def test_a_cut_prompt_moves_the_weak_elements_next_to_the_subject():
+def test_refinement_moves_the_weak_elements_next_to_the_subject_weakest_first():
     scores = {Element.COLOR: 4.5, Element.SATURATION: 4.0, Element.DETAIL: 1.0, Element.ARTISTIC_MEDIUM: 2.0}
-    plain = refine_prompt("a lighthouse", PROFILE, {}, scores)
-    cut = refine_prompt("a lighthouse", PROFILE, {}, scores, truncated=True)
-    assert plain.positive.index("teal") < plain.positive.index("smooth detail")  # the usual order
-    assert cut.positive.startswith("a lighthouse, strongly smooth detail, strongly watercolor, ")
-    assert sorted(cut.positive.split(", ")) == sorted(plain.positive.split(", "))  # same words, new order
+    first = compose_prompt("a lighthouse", PROFILE)
+    refined = refine_prompt("a lighthouse", PROFILE, {}, scores)
+    assert first.positive.index("teal") < first.positive.index("smooth detail")  # the usual order
+    # Earlier words weigh more, and survive a text encoder that cuts long prompts.
+    assert refined.positive.startswith("a lighthouse, strongly smooth detail, strongly watercolor, ")
+
+
+def test_what_the_worst_candidates_show_and_the_taste_does_not_want_goes_negative():
+    reasons = [
+        {Element.COLOR: "its palette is mostly orange and teal; it is closer to your disliked palette of crimson",
+         Element.DETAIL: "its detail is dense (edge density 0.400); it is far from your liked smooth detail"},
+        {Element.COLOR: "its palette is mostly hot pink; it matches your liked palette of teal and navy"},
+    ]  # fmt: skip
+    scores = [{Element.COLOR: 1.0, Element.DETAIL: 0.5}, {Element.COLOR: 4.6}]
+    avoid = terms_to_avoid(reasons, scores, PROFILE.likes)
+    # Only what the picture is (before ';'), only weak elements, never a liked term.
+    assert avoid == ["Orange", "Dense"]
+    refined = refine_prompt("x", PROFILE, {}, scores[0], avoid=avoid)
+    assert refined.negative == "crimson, orange, intense, neon, dense"  # each once, the profile's first

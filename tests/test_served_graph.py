@@ -77,6 +77,9 @@ def _references(run: Path) -> list[dict[str, Any]]:
         ({"size": [99999, 64]}, "size"),
         ({"subject": "x" * 10_000}, "subject"),
         ({"likes": []}, "likes"),
+        ({"refine": {"rewriter": "openai://169.254.169.254/v1?model=x"}}, "refine.rewriter"),
+        ({"refine": {"img2img_strength": 7}}, "refine.img2img_strength"),
+        ({"png_compression": 12}, "png_compression"),
     ],
 )
 def test_what_the_server_does_not_offer_is_refused_by_name(

@@ -67,6 +67,34 @@ MAX_SEED = 2**63 - 1  # agentpref.loop.state.MAX_SEED, a literal: `agentpref --h
     "1 is fast, 9 smallest (slowest).",
 )
 @click.option(
+    "--exploit/--no-exploit",
+    default=True,
+    show_default=True,
+    help="Half of each later round keeps the seeds of the best candidates so far.",
+)
+@click.option(
+    "--rewriter",
+    "rewriter_uri",
+    metavar="URI",
+    help="A language model that rewrites the prompts each round from the judge's reasons, through any "
+    "OpenAI-compatible server: openai://HOST[:PORT]/v1?model=NAME or vllm://HOST:PORT?model=NAME. If it "
+    "fails, the round uses the judge's feedback and says so.",
+)
+@click.option(
+    "--img2img-strength",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Exploited candidates start from the best images so far, this far toward the new prompt "
+    "(diffusers generators; e.g. 0.5).",
+)
+@click.option(
+    "--image-prompts",
+    "image_prompt_scale",
+    type=click.FloatRange(0, 2),
+    metavar="SCALE",
+    help="Show the liked references to the generator as IP-Adapter image prompts at this scale "
+    "(a diffusers generator with ip_adapter=...; e.g. 0.5).",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Continue the killed or unfinished run in --out, with its own settings and backends. Options "
@@ -94,6 +122,10 @@ def generate(
     seed: int,
     size: str,
     png_compression: int,
+    exploit: bool,
+    rewriter_uri: str | None,
+    img2img_strength: float | None,
+    image_prompt_scale: float | None,
     resume: bool,
     force: bool,
     as_json: bool,
@@ -132,6 +164,20 @@ def generate(
         def typed(name: str, value: T) -> T | None:
             return value if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE else None
 
+        refine_given = [
+            flag
+            for flag, name, value in (
+                ("--exploit/--no-exploit", "exploit", exploit),
+                ("--rewriter", "rewriter_uri", rewriter_uri),
+                ("--img2img-strength", "img2img_strength", img2img_strength),
+                ("--image-prompts", "image_prompt_scale", image_prompt_scale),
+            )
+            if typed(name, value) is not None
+        ]
+        if refine_given:
+            raise InputError(
+                f"{', '.join(refine_given)} with --resume: a run keeps the refine strategies it started with"
+            )
         if typed("dislikes", dislikes) and not typed("refs", refs):
             raise InputError(
                 "--dislikes with --resume needs --refs too: the run's references are compared whole"
@@ -175,6 +221,18 @@ def generate(
                 label="note:",
                 style="dim",
             )
+        from agentpref.runs.record import RefineSettings
+
+        refine = RefineSettings(
+            exploit=exploit,
+            rewriter=rewriter_uri,
+            img2img_strength=img2img_strength,
+            image_prompt_scale=image_prompt_scale,
+        )
+        if rewriter_uri:
+            from agentpref.backends import shared_rewriter
+
+            shared_rewriter(rewriter_uri)  # a malformed URI is said now, not after the first round
         with RunProgress(console) as progress:
             result = personalize(
                 references,
@@ -188,6 +246,7 @@ def generate(
                 seed=seed,
                 size=image_size,
                 png_compression=png_compression,
+                refine=refine,
                 on_progress=progress,
             )
     record = result.record

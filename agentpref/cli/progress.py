@@ -46,6 +46,10 @@ class RunProgress:
             say(payload["text"], label="note:", console=self.bars.console)
         elif kind == "node" and payload["node"] in _STEPS:
             say(_STEPS[payload["node"]], label="✓", style="green", console=self.bars.console)
+            if payload["node"] == "refine":  # what shapes the next round, one line each
+                for it in payload["update"].get("iterations", []):
+                    for strategy in it.strategies:
+                        say(strategy, label="  ·", style="dim", console=self.bars.console)
         elif kind == "progress" and payload.get("stage") == "generate":
             iteration = terminal_safe(str(payload["candidate"]).split("-")[0])
             if iteration not in self.tasks:

@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 
 from agentpref.assessors.base import Assessor
 from agentpref.assessors.tournament import RankingFailed, check_ranking
-from agentpref.backends import redact_uri, shared_assessor, shared_generator
+from agentpref.backends import redact_uri, shared_assessor, shared_generator, shared_rewriter
 from agentpref.errors import BackendError, ParseError
 from agentpref.generators.base import GeneratedImage, Generator
 from agentpref.images.png import DEFAULT_LEVEL
@@ -27,16 +27,18 @@ from agentpref.images.refs import ImageRef
 from agentpref.images.store import ImageStore
 from agentpref.io import write_atomic
 from agentpref.judgment import Judgment
+from agentpref.loop.refine import conditioning_for, plan_next_round
 from agentpref.loop.state import Context, PersonalizeState, apply_update, record_of
-from agentpref.profile import ELEMENTS, UserProfile
+from agentpref.profile import UserProfile
 from agentpref.prompting import compose_prompt as compose
-from agentpref.prompting import refine_prompt
+from agentpref.rewriters import Rewriter
 from agentpref.runs.folder import RunFolder
 from agentpref.runs.record import (
     Assessment,
     Candidate,
     IterationRecord,
     ReferenceInfo,
+    RefineSettings,
     RunRecord,
     candidate_id,
 )
@@ -123,21 +125,45 @@ def predict_profile(state: PersonalizeState, runtime: Runtime[Context]) -> dict[
     return update
 
 
-def compose_prompt(state: PersonalizeState) -> dict[str, Any]:
+def compose_prompt(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     prompt = compose(state["subject"], state["profile"] or UserProfile())
-    first = IterationRecord(iteration=1, prompt=prompt.positive, negative_prompt=prompt.negative)
-    return {"iterations": [first]}
-
-
-def _runs(indices: list[int]) -> list[list[int]]:
-    """Consecutive indices grouped: [0, 1, 3] -> [[0, 1], [3]] (seeds are consecutive within a run)."""
-    runs: list[list[int]] = []
-    for i in indices:
-        if runs and runs[-1][-1] == i - 1:
-            runs[-1].append(i)
+    strategies, warnings = ["the profile as prompts: likes positive, dislikes negative"], []
+    settings = _refine_settings(state)
+    if settings.image_prompt_scale is not None:
+        generator = _generator(runtime, state)
+        if "image_prompts" in _can(generator):
+            strategies.append(f"image prompts: the liked references at scale {settings.image_prompt_scale:g}")
         else:
-            runs.append([i])
-    return runs
+            warnings.append(
+                f"image prompts: the generator {redact_uri(generator.name)} takes none (an IP-Adapter "
+                "diffusers pipeline does); prompts only"
+            )
+    first = IterationRecord(
+        iteration=1, prompt=prompt.positive, negative_prompt=prompt.negative, strategies=strategies
+    )
+    return {"iterations": [first], "warnings": warnings}
+
+
+def _refine_settings(state: PersonalizeState) -> RefineSettings:
+    return state.get("refine") or RefineSettings()
+
+
+def _can(generator: Generator) -> frozenset[str]:
+    """What the generator takes besides a prompt ("img2img", "image_prompts")."""
+    return frozenset(getattr(generator, "conditioning", frozenset()))
+
+
+def _calls(indices: list[int], seed_of: Mapping[int, int], starts: Mapping[int, str]) -> list[list[int]]:
+    """Candidates grouped into generator calls: consecutive indices whose seeds follow one another
+    and that start from no image ([0, 1, 3] -> [[0, 1], [3]]); one call makes a group together."""
+    calls: list[list[int]] = []
+    for i in indices:
+        prev = calls[-1][-1] if calls else None
+        if prev == i - 1 and seed_of[i] == seed_of[i - 1] + 1 and i not in starts and prev not in starts:
+            calls[-1].append(i)
+        else:
+            calls.append([i])
+    return calls
 
 
 def _keep(
@@ -198,21 +224,31 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
             finished(index, candidate)
         else:
             missing.append(index)
-    for run in _runs(missing):
+    base = state["seed"] + current.iteration * SEED_STRIDE
+    seed_of = {i: current.seeds.get(i, base + i) for i in range(n)}
+    settings, can = _refine_settings(state), _can(generator)
+    likes = _references(runtime, state).likes if settings.image_prompt_scale is not None else []
+    by_id = {c.id: c for c in state.get("candidates", [])}
+    for run in _calls(missing, seed_of, current.starts_from):
         first, last = candidate_id(current.iteration, run[0]), candidate_id(current.iteration, run[-1])
         label = first if len(run) == 1 else f"{first}..{last.rsplit('-', 1)[1]}"
 
         def on_step(step: int, steps: int, label: str = label) -> None:
             _emit(runtime, stage="denoise", candidate=label, step=step, steps=steps)
 
+        start = by_id.get(current.starts_from.get(run[0], ""))
+        conditioning = conditioning_for(
+            settings, likes, store.load(folder.root / start.file, start.sha256) if start else None, can
+        )
         images = generator.generate(
             current.prompt,
             negative_prompt=current.negative_prompt or None,
             n=len(run),
-            seed=state["seed"] + current.iteration * SEED_STRIDE + run[0],
+            seed=seed_of[run[0]],
             size=(state["size"][0], state["size"][1]),
             profile=state["profile"],
             on_step=on_step,
+            **({"conditioning": conditioning} if conditioning is not None else {}),
         )
         if len(images) != len(run):
             raise BackendError(
@@ -304,22 +340,22 @@ def route_after_assess(state: PersonalizeState) -> Literal["refine", "finish"]:
     return "finish" if stop_reason(record_of(state)) else "refine"
 
 
-def refine(state: PersonalizeState) -> dict[str, Any]:
+def _rewriter(runtime: Runtime[Context] | None, state: PersonalizeState) -> Rewriter | None:
+    ctx = _context(runtime)
+    if ctx is not None and ctx.rewriter is not None:
+        return ctx.rewriter
+    uri = _refine_settings(state).rewriter
+    return shared_rewriter(uri) if uri else None
+
+
+def refine(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     record = record_of(state)
     assert record.profile is not None and record.best is not None
-    best = record.assessment(record.best)
-    last = record.iterations[-1]
-    scores = best.element_scores if best else {e: 0.0 for e in ELEMENTS}
-    # A generator that had to cut the prompt says so (params["prompt_used"]): keep weak elements in reach.
-    truncated = any("prompt_used" in c.params for c in record.candidates if c.iteration == last.iteration)
-    prompt = refine_prompt(record.subject, record.profile, last.emphasis, scores, truncated=truncated)
-    following = IterationRecord(
-        iteration=last.iteration + 1,
-        prompt=prompt.positive,
-        negative_prompt=prompt.negative,
-        emphasis=prompt.emphasis,
+    following, warnings = plan_next_round(
+        record, _refine_settings(state), _rewriter(runtime, state), _can(_generator(runtime, state))
     )
-    return {"iterations": [following]}
+    RunFolder(state["run_dir"]).log("refined", iteration=following.iteration, strategies=following.strategies)
+    return {"iterations": [following], "warnings": warnings}
 
 
 def finish(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.io import describe_validation
 from agentpref.loop.state import MAX_SEED, Context
 from agentpref.paths import RefusedPathError, inside_root
+from agentpref.runs.record import RefineSettings
 
 if TYPE_CHECKING:
     from langgraph.graph import StateGraph
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 _THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SETTINGS = (
     "subject", "assessor", "generator", "n", "max_iterations", "target", "seed", "size", "png_compression",
+    "refine",
 )  # fmt: skip
 
 
@@ -131,6 +133,15 @@ def confine(state: Mapping[str, Any], thread_id: str, config: ServerConfig) -> d
     ):
         raise InputError(f"size: expected [width, height], each a whole number from 16 to {config.max_side}")
 
+    try:
+        refine = RefineSettings.model_validate(state.get("refine") or {})
+    except ValidationError as err:
+        field, reason = describe_validation(err)
+        raise InputError(f"refine{'.' + field if field else ''}: {reason}") from None
+    if refine.rewriter is not None:
+        # A URI from a caller would make the server connect wherever the caller says.
+        raise InputError("refine.rewriter: this server offers no prompt rewriter")
+
     run_dir = config.runs / thread_id
 
     def image(value: Any, where: str) -> str:
@@ -147,6 +158,7 @@ def confine(state: Mapping[str, Any], thread_id: str, config: ServerConfig) -> d
         chosen,
         target=float(target),
         size=(size[0], size[1]),
+        refine=refine,
         run_dir=str(run_dir.resolve()),
         likes=[image(p, f"likes[{i}]") for i, p in enumerate(likes)],
         dislikes=[image(p, f"dislikes[{i}]") for i, p in enumerate(dislikes)],

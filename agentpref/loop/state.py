@@ -27,7 +27,15 @@ from agentpref.generators.base import Generator
 from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.images.store import ImageStore
 from agentpref.profile import UserProfile
-from agentpref.runs.record import Assessment, Candidate, IterationRecord, ReferenceInfo, RunRecord
+from agentpref.rewriters import Rewriter
+from agentpref.runs.record import (
+    Assessment,
+    Candidate,
+    IterationRecord,
+    ReferenceInfo,
+    RefineSettings,
+    RunRecord,
+)
 
 T = TypeVar("T")
 
@@ -61,6 +69,7 @@ class PersonalizeState(TypedDict, total=False):
     seed: int
     size: tuple[int, int]
     png_compression: int
+    refine: RefineSettings
     # What the nodes produce.
     references: list[ReferenceInfo]
     warnings: Annotated[list[str], _add_unique]
@@ -116,6 +125,7 @@ class RunSettings(BaseModel):
     target: float = Field(4.5, ge=0, le=5, description="stop early when the best averages this per element")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     size: tuple[Side, Side] = (512, 512)
+    refine: RefineSettings = Field(default_factory=RefineSettings)
     png_compression: int = Field(
         DEFAULT_LEVEL, ge=0, le=9, description="zlib level of the candidates' PNGs: 0 stores, 9 is smallest"
     )
@@ -135,6 +145,7 @@ class RunSettings(BaseModel):
             "seed": self.seed,
             "size": self.size,
             "png_compression": self.png_compression,
+            "refine": self.refine,
         }
 
 
@@ -145,4 +156,5 @@ class Context:
 
     assessor: Assessor | None = None
     generator: Generator | None = None
+    rewriter: Rewriter | None = None
     images: ImageStore = field(default_factory=ImageStore)

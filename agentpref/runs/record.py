@@ -45,8 +45,29 @@ class Assessment(BaseModel):
     rationale: dict[Element, str] = Field(default_factory=dict)
 
 
+class RefineSettings(BaseModel):
+    """How the refine step moves from one round to the next (`agentpref.loop.refine`).
+
+    Feedback rewriting always runs (and is what a failed rewriter falls back to); the rest
+    are added on request and combine.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    exploit: bool = Field(True, description="half of each later round keeps the best candidates' seeds")
+    rewriter: str | None = Field(
+        None, description="URI of an OpenAI-compatible model that rewrites the prompts (recorded redacted)"
+    )
+    img2img_strength: float | None = Field(
+        None, gt=0, lt=1, description="exploited candidates start from the best image at this strength"
+    )
+    image_prompt_scale: float | None = Field(
+        None, ge=0, le=2, description="the liked references as IP-Adapter image prompts, at this scale"
+    )
+
+
 class IterationRecord(BaseModel):
-    """One round of generate -> assess: the prompt used and what came of it."""
+    """One round of generate -> assess: the prompt used, what shaped it and what came of it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -54,6 +75,16 @@ class IterationRecord(BaseModel):
     prompt: str
     negative_prompt: str
     emphasis: dict[Element, int] = Field(default_factory=dict)
+    strategies: list[str] = Field(default_factory=list, description="what shaped this round, in words")
+    negative_terms: list[str] = Field(
+        default_factory=list, description="terms feedback put in the negative prompt (kept for later rounds)"
+    )
+    seeds: dict[int, int] = Field(
+        default_factory=dict, description="candidate index -> seed, where not the round's own (exploitation)"
+    )
+    starts_from: dict[int, str] = Field(
+        default_factory=dict, description="candidate index -> id of the candidate its img2img starts from"
+    )
     best_candidate: str | None = None
     best_score: float | None = None
     judgment: Judgment | None = Field(
@@ -87,6 +118,7 @@ class RunRecord(BaseModel):
     target: float = Field(description="stop when the best candidate averages this per element (0-5)")
     seed: int
     size: tuple[int, int]
+    refine: RefineSettings = Field(default_factory=RefineSettings)
     references: list[ReferenceInfo] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     profile: UserProfile | None = None

@@ -151,14 +151,14 @@ def _comparisons(judgments: list[Judgment]) -> str:
 def _history(record: RunRecord) -> str:
     items = []
     for it in record.iterations:
-        emphasis = ", ".join(f"{escape(e.value)} +{level}" for e, level in it.emphasis.items() if level)
+        strategies = "".join(f"<li>{escape(line)}</li>" for line in it.strategies)
         best = "pending"
         if it.best_candidate:
             best = f"best <code>{escape(it.best_candidate)}</code> {it.best_score:.1f}"
         items.append(
             f"<h3>Iteration {it.iteration}</h3><p>Prompt: <code>{escape(it.prompt)}</code><br>"
             f"Negative: <code>{escape(it.negative_prompt) or '—'}</code><br>"
-            f"{'Emphasis: ' + emphasis + '<br>' if emphasis else ''}{best}</p>"
+            f"{best}</p>{'<ul class=small>' + strategies + '</ul>' if strategies else ''}"
             f"{_comparisons(it.ranking_judgments)}{_judgment(it.judgment) if it.judgment else ''}"
         )
     return "".join(items)

@@ -1,0 +1,163 @@
+"""The refine step: from a judged round to the next round's prompts, seeds and starting images.
+
+Strategies combine (`RefineSettings`), and each round records, in words, which shaped it:
+
+- *feedback rewriting* (always): the elements the best candidate scored weakly on are
+  stressed and moved next to the subject; what the judge named in the worst candidates'
+  reasons for their weak elements, and the person does not like, joins the negative prompt
+  (kept for later rounds);
+- *a language-model rewriter* (PIGReward): the profile, subject, prompts and the best and
+  worst candidates' reasons go to a model, which writes the next prompts; when it fails, the
+  round uses feedback rewriting and says why;
+- *exploitation*: half of the round keeps the seeds of the best candidates so far (the
+  refined prompt on a composition that already worked); with img2img, those candidates start
+  from the best images themselves, at the set strength.
+
+Image prompts (IP-Adapter) are no round-to-round change: every round sends the liked
+references, at the set scale, to a generator that takes them (`conditioning_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from agentpref.errors import BackendError, ParseError
+from agentpref.generators.base import ImageConditioning
+from agentpref.images.refs import ImageRef
+from agentpref.profile import ELEMENTS, Element
+from agentpref.prompting import refine_prompt, terms_to_avoid
+from agentpref.rewriters import CandidateFeedback, Rewriter, RewriteRequest
+from agentpref.runs.record import Assessment, IterationRecord, RefineSettings, RunRecord
+
+MAX_AVOIDED = 8
+"""Most terms feedback keeps in the negative prompt (the oldest give way)."""
+
+
+def _ranked(record: RunRecord, iteration: int | None = None) -> list[Assessment]:
+    """Assessments best first (of one round, or of the whole run); ties by candidate id."""
+    chosen = [a for a in record.assessments if iteration is None or a.iteration == iteration]
+    return sorted(chosen, key=lambda a: (-a.score / a.max_score, a.candidate_id))
+
+
+def _feedback(record: RunRecord, assessment: Assessment) -> CandidateFeedback:
+    candidate = record.candidate(assessment.candidate_id)
+    return CandidateFeedback(
+        prompt=candidate.prompt,
+        score=assessment.score,
+        max_score=assessment.max_score,
+        element_scores=assessment.element_scores,
+        rationale=assessment.rationale,
+    )
+
+
+def rewrite_request(record: RunRecord) -> RewriteRequest:
+    """What a rewriter is told about the last round: best and worst candidates, best first/worst first."""
+    assert record.profile is not None
+    last = record.iterations[-1]
+    ranked = _ranked(record, last.iteration)
+    half = max(1, len(ranked) // 2)
+    return RewriteRequest(
+        subject=record.subject,
+        profile=record.profile,
+        prompt=last.prompt,
+        negative_prompt=last.negative_prompt,
+        best=[_feedback(record, a) for a in ranked[:half]],
+        worst=[_feedback(record, a) for a in reversed(ranked[-half:])],
+    )
+
+
+def _emphasis_words(emphasis: dict[Element, int]) -> str:
+    return ", ".join(f"{e.value} +{level}" for e in ELEMENTS if (level := emphasis.get(e, 0)))
+
+
+def plan_next_round(
+    record: RunRecord,
+    settings: RefineSettings,
+    rewriter: Rewriter | None = None,
+    can: frozenset[str] = frozenset(),
+) -> tuple[IterationRecord, list[str]]:
+    """The next round, and warnings for the run (a rewriter that failed, a strategy the
+    generator cannot do). `can` is what the generator takes besides a prompt ("img2img")."""
+    assert record.profile is not None
+    last = record.iterations[-1]
+    best = record.assessment(record.best) if record.best else None
+    scores = best.element_scores if best else {e: 0.0 for e in ELEMENTS}
+    worst = _ranked(record, last.iteration)[::-1][: max(1, record.n // 2)]
+    avoid = terms_to_avoid(
+        [a.rationale for a in worst], [a.element_scores for a in worst], record.profile.likes
+    )
+    avoided = list(dict.fromkeys([*last.negative_terms, *avoid]))[-MAX_AVOIDED:]
+    prompt = refine_prompt(record.subject, record.profile, last.emphasis, scores, avoid=avoided)
+    strategies = [
+        f"feedback: stressed {_emphasis_words(prompt.emphasis) or 'nothing (no weak element)'}"
+        + (f"; avoiding {', '.join(t.lower() for t in avoided)}" if avoided else "")
+    ]
+    positive, negative, warnings = prompt.positive, prompt.negative, []
+    if rewriter is not None:
+        try:
+            rewrite = rewriter.rewrite(rewrite_request(record))
+        except (
+            BackendError,
+            ParseError,
+            ValidationError,
+        ) as err:  # ValidationError: a subject no model can keep
+            note = (
+                f"rewriter {rewriter.name} failed ({str(err).splitlines()[0][:300]}); feedback rewriting used"
+            )
+            strategies.append(note)
+            warnings.append(f"round {last.iteration + 1}: {note}")
+        else:
+            positive, negative = rewrite.positive, rewrite.negative
+            strategies.append(f"rewriter {rewriter.name}: {rewrite.reason or 'rewrote the prompts'}")
+    following = IterationRecord(
+        iteration=last.iteration + 1,
+        prompt=positive,
+        negative_prompt=negative,
+        emphasis=prompt.emphasis,
+        negative_terms=avoided,
+    )
+    exploit, notes = _exploitation(record, settings, following, can)
+    strategies += notes
+    warnings += [f"round {following.iteration}: {n}" for n in notes if "cannot" in n]
+    return following.model_copy(update={**exploit, "strategies": strategies}), warnings
+
+
+def _exploitation(
+    record: RunRecord, settings: RefineSettings, following: IterationRecord, can: frozenset[str]
+) -> tuple[dict[str, dict[int, int] | dict[int, str]], list[str]]:
+    """Seeds (and img2img starts) for the first half of the next round: the best candidates'."""
+    if not settings.exploit or record.n < 2:
+        return {}, []
+    img2img = settings.img2img_strength is not None and "img2img" in can
+    notes = []
+    if settings.img2img_strength is not None and not img2img:
+        notes.append(f"img2img: the generator {record.generator} cannot start from an image; seeds only")
+    last = record.iterations[-1]
+    if not img2img and (following.prompt, following.negative_prompt) == (last.prompt, last.negative_prompt):
+        return {}, [*notes, "exploitation: the prompts did not change, so new seeds instead"]
+    top = [record.candidate(a.candidate_id) for a in _ranked(record)[: record.n // 2]]
+    seeds = {i: c.seed for i, c in enumerate(top)}
+    starts = {i: c.id for i, c in enumerate(top)} if img2img else {}
+    notes.append(
+        f"exploitation: {len(top)} candidate(s) keep the seeds of {', '.join(c.id for c in top)}"
+        + (f", starting from those images at strength {settings.img2img_strength:g}" if starts else "")
+    )
+    return {"seeds": seeds, "starts_from": starts}, notes
+
+
+def conditioning_for(
+    settings: RefineSettings, likes: Sequence[ImageRef], start: ImageRef | None, can: frozenset[str]
+) -> ImageConditioning | None:
+    """What a candidate is given besides its prompt, if anything: the image its img2img starts
+    from, and the liked references as image prompts (when the generator `can` take them)."""
+    image_prompts = settings.image_prompt_scale is not None and "image_prompts" in can and likes
+    if start is None and not image_prompts:
+        return None
+    return ImageConditioning(
+        init_image=start.image() if start is not None else None,
+        strength=settings.img2img_strength or 0.5,
+        image_prompts=tuple(r.image() for r in likes) if image_prompts else (),
+        image_prompt_scale=settings.image_prompt_scale or 0.0,
+    )
