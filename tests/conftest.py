@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,23 @@ def tiny_flux() -> Path:
     from agentpref.testing.tiny_diffusers import build_tiny_pipeline
 
     return build_tiny_pipeline("flux")
+
+
+@pytest.fixture(scope="session")
+def tiny_ip_adapter() -> Path:
+    """A tiny random IP-Adapter folder laid out like h94/IP-Adapter (SD and SDXL adapters, image encoders)."""
+    from agentpref.testing.tiny_ip_adapter import build_tiny_ip_adapter
+
+    return build_tiny_ip_adapter()
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Toy-sized matmuls gain nothing from threads, and on a busy 2-core machine waiting for a
+    second thread makes a 0.1 s run take seconds."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,7 +21,7 @@ import torch
 
 from agentpref.backends import load_generator
 from agentpref.cli.main import main
-from agentpref.errors import BackendError
+from agentpref.errors import BackendError, InputError
 from agentpref.profile import Profile, UserProfile
 
 FAST = "?steps=2"
@@ -132,7 +132,7 @@ def test_missing_folders_and_non_pipelines_are_named(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(BackendError, match=r"is not a diffusers pipeline folder \(no model_index.json\)"):
         load_generator(f"diffusers:{tmp_path}").generate("x", size=(64, 64))
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(InputError, match=r"diffusers:/nowhere: option steps: .*greater than or equal to 1"):
         load_generator("diffusers:/nowhere?steps=0")
 
 

@@ -56,7 +56,7 @@ def test_refinement_moves_the_weak_elements_next_to_the_subject_weakest_first():
 
 def test_what_the_worst_candidates_show_and_the_taste_does_not_want_goes_negative():
     reasons = [
-        {Element.COLOR: "its palette is mostly orange and teal; it is closer to your disliked palette of crimson",
+        {Element.COLOR: "its palette is mostly orange and teal; it is closer to your disliked crimson",
          Element.DETAIL: "its detail is dense (edge density 0.400); it is far from your liked smooth detail"},
         {Element.COLOR: "its palette is mostly hot pink; it matches your liked palette of teal and navy"},
     ]  # fmt: skip

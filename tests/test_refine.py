@@ -95,7 +95,7 @@ def test_img2img_starts_exploited_candidates_from_the_best_and_image_prompts_rea
     assert any("image prompts" in s for s in record.iterations[0].strategies)
     likes = len([r for r in record.references if r.liked])
     for _, conditioning in painter.given:
-        assert conditioning is not None and len(conditioning.image_prompts) == likes
+        assert conditioning is not None and len(conditioning.image_prompts) == min(likes, 4)
         assert conditioning.image_prompt_scale == 0.7
     started = [c for seed, c in painter.given if c is not None and c.init_image is not None]
     assert len(started) == 1 and started[0].strength == 0.4

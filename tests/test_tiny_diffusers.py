@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ from agentpref.io import cache_dir
 from agentpref.testing import tiny_diffusers
 from agentpref.testing.tiny_diffusers import FAMILIES, build_tiny_pipeline, recipe_key
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 PIPELINE_CLASS = {
     "sd": "StableDiffusionPipeline",
     "sdxl": "StableDiffusionXLPipeline",
@@ -36,16 +37,6 @@ PIPELINE_CLASS = {
 GUIDANCE = {"sd": 5.0, "sdxl": 5.0, "flux": 0.0}
 PROMPT = "a watercolor painting of a red fox, soft pastel colors"
 NEGATIVE = "blurry, oversaturated"
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Toy-sized matmuls gain nothing from threads, and on a busy 2-core machine waiting for a
-    second thread makes a 0.1 s run take seconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +265,45 @@ def test_cli_builds_the_named_families_and_rejects_unknown_ones(
     assert family == "flux"
     assert Path(folder) == tmp_path / "models" / f"tiny-flux-{recipe_key('flux')}"
     assert (Path(folder) / "model_index.json").is_file()
+
+
+# -- the tiny IP-Adapter ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["sd", "sdxl"])
+def test_tiny_ip_adapter_fits_every_cross_attention_of_its_pipeline(
+    family: str, pipes: dict[str, Any], tiny_ip_adapter: Path
+) -> None:
+    from safetensors import safe_open
+
+    from agentpref.generators.diffusers.options import IP_ADAPTER_FILES
+    from agentpref.testing.tiny_ip_adapter import EMBED_DIM
+
+    subfolder, weight = IP_ADAPTER_FILES[family]  # the layout of h94/IP-Adapter
+    with safe_open(tiny_ip_adapter / subfolder / weight, framework="pt") as f:
+        keys = set(f.keys())
+    cross = [
+        i for i, name in enumerate(pipes[family].unet.attn_processors) if name.endswith("attn2.processor")
+    ]
+    assert {k for k in keys if k.startswith("ip_adapter.")} == {
+        f"ip_adapter.{i}.{kv}_ip.weight" for i in cross for kv in ("to_k", "to_v")
+    }
+    assert {k for k in keys if k.startswith("image_proj.")} == {
+        f"image_proj.{p}.{w}" for p in ("proj", "norm") for w in ("weight", "bias")
+    }
+    from transformers import CLIPVisionModelWithProjection
+
+    encoder = CLIPVisionModelWithProjection.from_pretrained(tiny_ip_adapter / subfolder / "image_encoder")
+    assert encoder.config.projection_dim == EMBED_DIM[family]
+
+
+def test_tiny_ip_adapter_is_cached_and_builds_byte_identically(tiny_ip_adapter: Path, tmp_path: Path) -> None:
+    from agentpref.testing.tiny_ip_adapter import build_tiny_ip_adapter, ip_adapter_key, main
+
+    assert tiny_ip_adapter == cache_dir() / "models" / f"tiny-ip-adapter-{ip_adapter_key()}"
+    assert build_tiny_ip_adapter() == tiny_ip_adapter  # found, not rebuilt
+    fresh = build_tiny_ip_adapter(tmp_path / "fresh")
+    files = sorted(p.relative_to(tiny_ip_adapter) for p in tiny_ip_adapter.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file())
+    assert [f for f in files if (tiny_ip_adapter / f).read_bytes() != (fresh / f).read_bytes()] == []
+    assert main(["extra"]) == 2

@@ -33,6 +33,9 @@ from agentpref.runs.record import Assessment, IterationRecord, RefineSettings, R
 
 MAX_AVOIDED = 8
 """Most terms feedback keeps in the negative prompt (the oldest give way)."""
+MAX_IMAGE_PROMPTS = 4
+"""Most liked references sent as image prompts: each adds tokens to every cross-attention, and
+the image encoder runs on each in every call."""
 
 
 def _ranked(record: RunRecord, iteration: int | None = None) -> list[Assessment]:
@@ -151,13 +154,14 @@ def conditioning_for(
     settings: RefineSettings, likes: Sequence[ImageRef], start: ImageRef | None, can: frozenset[str]
 ) -> ImageConditioning | None:
     """What a candidate is given besides its prompt, if anything: the image its img2img starts
-    from, and the liked references as image prompts (when the generator `can` take them)."""
+    from, and the first `MAX_IMAGE_PROMPTS` liked references as image prompts (when the
+    generator `can` take them)."""
     image_prompts = settings.image_prompt_scale is not None and "image_prompts" in can and likes
     if start is None and not image_prompts:
         return None
     return ImageConditioning(
         init_image=start.image() if start is not None else None,
         strength=settings.img2img_strength or 0.5,
-        image_prompts=tuple(r.image() for r in likes) if image_prompts else (),
+        image_prompts=tuple(r.image() for r in likes[:MAX_IMAGE_PROMPTS]) if image_prompts else (),
         image_prompt_scale=settings.image_prompt_scale or 0.0,
     )

@@ -3,6 +3,7 @@
     diffusers:stabilityai/sd-turbo                         a hub id (in the local cache)
     diffusers:/models/my-sdxl?steps=25&guidance=6&dtype=fp16&offload=1
     diffusers:stabilityai/sdxl-turbo?profile_guidance=1&guidance_weight=0.85
+    diffusers:runwayml/stable-diffusion-v1-5?ip_adapter=1   image prompts through h94/IP-Adapter
 
 The pipeline is loaded once, on first use, and reused. Each image has its own seed (a
 CPU `torch.Generator`, so a seed gives the same image on any device and in any batch);
@@ -10,7 +11,8 @@ images are made `batch_size` at a time with `num_images_per_prompt`. Sampling de
 follow the model family (`diffusers_options`). What every image was made with (model,
 steps, guidance, size, seed, prompts) is returned in `GeneratedImage.params`, which the
 run folder and report keep, so each image can be made again. Options: see
-`DiffusersOptions`.
+`DiffusersOptions`. Images beside the prompt (img2img, IP-Adapter image prompts): see
+`conditioning.py`; the generator lists what its pipeline takes in `conditioning`.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from agentpref.errors import BackendError, InputError
-from agentpref.generators.base import GeneratedImage
+from agentpref.generators.base import GeneratedImage, ImageConditioning
 from agentpref.generators.diffusers.options import (
+    IMG2IMG_FAMILIES,
     DiffusersOptions,
     Family,
     check_size,
     defaults_for,
     family_of,
+    img2img_steps,
 )
 from agentpref.profile import UserProfile
 from agentpref.torch_device import pick_device, pick_dtype
@@ -46,10 +50,20 @@ def _split(rest: str) -> tuple[str, dict[str, str]]:
     return model, dict(parse_qsl(query, keep_blank_values=True))
 
 
+def _diffusers(name: str) -> Any:
+    """The diffusers module (with torch), or an InputError saying how to install it."""
+    try:
+        import diffusers
+        import torch  # noqa: F401  (diffusers without torch imports, then fails on use)
+    except ImportError:
+        raise InputError(f"{name}: needs torch and diffusers, not installed here: {_INSTALL}") from None
+    return diffusers
+
+
 def _is_out_of_memory(err: BaseException) -> bool:
     import torch
 
-    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
+    oom: Any = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
     return isinstance(err, oom) or "out of memory" in str(err).lower()
 
 
@@ -60,12 +74,28 @@ class DiffusersGenerator:
         model, query = _split(model)
         if not model.strip():
             raise InputError("diffusers: needs a model id or folder, e.g. diffusers:stabilityai/sd-turbo")
-        self.options = DiffusersOptions(**{**query, **options})
         self.model = model
         self.name = f"diffusers:{model}"
+        self.options = self._options({**query, **options})
         self._pipe: Any = None
+        self._img2img_pipe: Any = None
         self._family: Family = "other"
+        self._pipeline_class: str | None = None
+        self._ip_adapter: str | None = None  # the loaded IP-Adapter's label
         self._lock = threading.Lock()
+
+    def _options(self, values: dict[str, Any]) -> DiffusersOptions:
+        from pydantic import ValidationError
+
+        from agentpref.io import describe_validation
+
+        try:
+            return DiffusersOptions(**values)
+        except ValidationError as err:
+            option, reason = describe_validation(err)  # no option: a rule across options
+            raise InputError(
+                f"{self.name}: {f'option {option}' if option else 'options'}: {reason}"
+            ) from None
 
     def __repr__(self) -> str:
         return f"DiffusersGenerator({self.model!r})"
@@ -86,6 +116,30 @@ class DiffusersGenerator:
             raise BackendError(f"{self.name}: no such model folder {path.absolute()}")
         return self.model
 
+    def _cannot_load(self, err: Exception, source: str) -> BackendError:
+        hint = "" if Path(source).is_dir() else "; not a folder, and not in the Hugging Face cache"
+        return BackendError(f"{self.name}: cannot load the pipeline ({type(err).__name__}: {err}){hint}")
+
+    @property
+    def conditioning(self) -> frozenset[str]:
+        """What this pipeline takes beside the prompt: "img2img" (SD, SDXL, Flux) and "image_prompts"
+        (SD, SDXL with `ip_adapter=`). Read from model_index.json; no weights are loaded."""
+        if self._pipeline_class is None:
+            DiffusionPipeline = _diffusers(self.name).DiffusionPipeline
+            source = self._source()
+            try:
+                self._pipeline_class = str(DiffusionPipeline.load_config(source)["_class_name"])
+            except (OSError, ValueError, KeyError) as err:
+                raise self._cannot_load(err, source) from None
+        family = family_of(self._pipeline_class)
+        kinds = {"img2img"} if family in IMG2IMG_FAMILIES else set()
+        if self.options.ip_adapter is not None:
+            from agentpref.generators.diffusers.conditioning import ip_adapter_files
+
+            ip_adapter_files(self.options, family, self.name)  # refuses a family without IP-Adapters
+            kinds.add("image_prompts")
+        return frozenset(kinds)
+
     def pipeline(self) -> Any:
         """The loaded pipeline (loaded on first call, once)."""
         with self._lock:
@@ -93,25 +147,33 @@ class DiffusersGenerator:
                 self._pipe = self._load()
             return self._pipe
 
+    def _img2img(self) -> Any:
+        """The image-to-image pipeline sharing the loaded one's components (made once)."""
+        pipe = self.pipeline()
+        with self._lock:
+            if self._img2img_pipe is None:
+                auto = _diffusers(self.name).AutoPipelineForImage2Image
+                self._img2img_pipe = auto.from_pipe(pipe)
+                self._img2img_pipe.set_progress_bar_config(disable=True)
+            return self._img2img_pipe
+
     def _load(self) -> Any:
-        try:
-            import torch
-            from diffusers import DiffusionPipeline
-        except ImportError:
-            raise InputError(
-                f"{self.name}: needs torch and diffusers, not installed here: {_INSTALL}"
-            ) from None
+        DiffusionPipeline = _diffusers(self.name).DiffusionPipeline
+        import torch
+
         source = self._source()
         device = self.options.device or pick_device(torch)
         dtype = getattr(torch, self.options.dtype) if self.options.dtype else pick_dtype(torch, device)
         try:
             pipe = DiffusionPipeline.from_pretrained(source, dtype=dtype)
         except (OSError, ValueError) as err:
-            hint = "" if Path(source).is_dir() else "; not a folder, and not in the Hugging Face cache"
-            raise BackendError(
-                f"{self.name}: cannot load the pipeline ({type(err).__name__}: {err}){hint}"
-            ) from None
-        self._family = family_of(type(pipe).__name__)
+            raise self._cannot_load(err, source) from None
+        self._pipeline_class = type(pipe).__name__
+        self._family = family_of(self._pipeline_class)
+        if self.options.ip_adapter is not None:  # before placement: the encoder moves with the rest
+            from agentpref.generators.diffusers.conditioning import load_ip_adapter
+
+            self._ip_adapter = load_ip_adapter(pipe, self.options, self._family, self.name)
         if self.options.offload:
             pipe.enable_model_cpu_offload(device=device)
         else:
@@ -135,25 +197,38 @@ class DiffusersGenerator:
         size: tuple[int, int] = (512, 512),
         profile: UserProfile | None = None,
         on_step: Callable[[int, int], None] | None = None,
+        conditioning: ImageConditioning | None = None,
     ) -> list[GeneratedImage]:
         import torch
 
         if n < 1:
             raise InputError(f"n: need at least one image, got {n}")
+        kinds = conditioning.kinds() if conditioning is not None else frozenset()
+        if kinds and (missing := kinds - self.conditioning):
+            takes = ", ".join(sorted(self.conditioning)) or "no images"
+            raise InputError(f"{self.name} cannot take {', '.join(sorted(missing))} (it takes {takes})")
         pipe = self.pipeline()
         width, height = check_size(self.options.size or size, getattr(pipe, "vae_scale_factor", 8) * 2)
         base = int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
         defaults = defaults_for(self._family, self.model)
         steps = self.options.steps or defaults.steps
         guidance = defaults.guidance if self.options.guidance is None else self.options.guidance
-        call_params = set(inspect.signature(pipe.__call__).parameters)
-        kwargs, notes, used_negative = self._conditioning(pipe, prompt, negative_prompt, profile, call_params)
+        kwargs, extra = self._image_kwargs(conditioning, (width, height), steps)
+        target = self._img2img() if "img2img" in kinds else pipe
+        call_params = set(inspect.signature(target.__call__).parameters)
+        prompt_kwargs, notes, used_negative = self._prompt_kwargs(
+            target, prompt, negative_prompt, profile, call_params
+        )
+        kwargs.update(prompt_kwargs)
         seen = self._prompt_seen(pipe, prompt)
         if negative_prompt and used_negative and guidance <= 1.0 and "negative_prompt" in call_params:
             notes.append(
                 "the negative prompt has no effect at guidance <= 1 (classifier-free guidance is off)"
             )
-        kwargs.update(num_inference_steps=steps, guidance_scale=guidance, width=width, height=height)
+        kwargs.setdefault("num_inference_steps", steps)
+        kwargs["guidance_scale"] = guidance
+        if "width" in call_params:  # image-to-image SD/SDXL take the size of the init image
+            kwargs.update(width=width, height=height)
         if self._family == "flux":
             kwargs["max_sequence_length"] = self.options.max_sequence_length or 256
         images: list[GeneratedImage] = []
@@ -166,26 +241,32 @@ class DiffusersGenerator:
             if on_step is not None and "callback_on_step_end" in call_params:
 
                 def step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-                    on_step(step + 1, steps)
+                    # img2img skips the start of the schedule: the total is what the pipeline runs
+                    on_step(step + 1, getattr(pipe, "num_timesteps", None) or steps)
                     return tensors
 
                 step_kwargs["callback_on_step_end"] = step_end
             start = time.perf_counter()
             pictures = self._call(
-                pipe, dict(kwargs, num_images_per_prompt=count, generator=generators, **step_kwargs)
+                target,
+                dict(kwargs, num_images_per_prompt=count, generator=generators, **step_kwargs),
+                f"{width}x{height}",
             )
             seconds = (time.perf_counter() - start) / count
             for image_seed, picture in zip(seeds, pictures, strict=True):
                 params = {
                     "model": self.model,
-                    "pipeline": type(pipe).__name__,
-                    "steps": steps,
+                    "pipeline": type(target).__name__,
+                    "steps": kwargs["num_inference_steps"],
                     "guidance": guidance,
                     "size": f"{width}x{height}",
                     "dtype": str(getattr(pipe, "dtype", "")).replace("torch.", ""),
                     "profile_guidance": self.options.guidance_weight if "prompt_embeds" in kwargs else 0.0,
+                    **extra,
                     "seconds": round(seconds, 3),
                 }
+                if "img2img" in kinds:
+                    params["denoising_steps"] = getattr(target, "num_timesteps", None) or steps
                 if seen is not None:
                     params["prompt_used"] = seen
                 images.append(
@@ -207,7 +288,30 @@ class DiffusersGenerator:
                 )
         return images
 
-    def _conditioning(
+    def _image_kwargs(
+        self, conditioning: ImageConditioning | None, size: tuple[int, int], steps: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The call's image inputs, and what the params record of them."""
+        from agentpref.generators.diffusers.conditioning import fit, image_prompt_kwargs, pixels_hash
+
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        if conditioning is not None and conditioning.init_image is not None:
+            strength = conditioning.strength
+            kwargs.update(
+                image=fit(conditioning.init_image, size),
+                strength=strength,
+                num_inference_steps=img2img_steps(steps, strength),
+            )
+            extra.update(strength=strength, init_image=pixels_hash(conditioning.init_image))
+        if self._ip_adapter is not None:  # loaded: the UNet needs image embeddings on every call
+            prompt_kwargs, scale = image_prompt_kwargs(self._pipe, conditioning)
+            kwargs.update(prompt_kwargs)
+            count = len(conditioning.image_prompts) if conditioning is not None else 0
+            extra.update(ip_adapter=self._ip_adapter, image_prompt_scale=scale, image_prompts=count)
+        return kwargs, extra
+
+    def _prompt_kwargs(
         self,
         pipe: Any,
         prompt: str,
@@ -254,7 +358,7 @@ class DiffusersGenerator:
             return None
         return tokenizer.decode(ids[:room], skip_special_tokens=True).strip()
 
-    def _call(self, pipe: Any, kwargs: dict[str, Any]) -> list[Any]:
+    def _call(self, pipe: Any, kwargs: dict[str, Any], size: str) -> list[Any]:
         import torch
 
         try:
@@ -262,7 +366,6 @@ class DiffusersGenerator:
                 return list(pipe(**kwargs).images)
         except Exception as err:
             if _is_out_of_memory(err):
-                size = f"{kwargs['width']}x{kwargs['height']}"
                 raise BackendError(
                     f"{self.name} ran out of memory making {kwargs['num_images_per_prompt']} image(s) at "
                     f"{size} on {self._device}: {_MEMORY_KNOBS}"
