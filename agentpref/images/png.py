@@ -2,11 +2,13 @@
 
 Pillow's encoder tries every PNG filter on every row before compressing: at its default
 level a 512 px photo-like picture takes ~120 ms, and even at level 0 ~15 ms, more than a
-GPU takes to generate it. This encoder writes one filter for the whole image ("none" when
-storing uncompressed, "up" otherwise, which gives most of the adaptive filter's gain on
-photographs) and hands the rows to zlib in one call, which releases the GIL, so a round's
-candidates are encoded in parallel. At level 1 it takes ~20 ms per 512 px photo (~1 ms for a
-flat render); level 0 stores the pixels (~1 ms, files ~0.8 MB).
+GPU takes to generate it. This encoder writes one filter for the whole image ("sub": each
+byte minus the one a pixel to its left, which gives most of the adaptive filter's gain) and
+hands the rows to zlib in one call, which releases the GIL, so a round's candidates are
+encoded in parallel. Levels 1-3 use zlib's run-length strategy: on filtered rows it is about
+twice as fast as the default strategy at level 1 and, on photographs, smaller (~8-15 ms and
+~65% of the raw size for a 512 px photo, a few ms for a flat render). Level 0 stores the
+pixels (~1 ms, ~0.8 MB); 4-9 use zlib's usual strategy, slower and smallest.
 
 >>> from PIL import Image
 >>> data = encode_png(Image.new("RGB", (4, 2), (0, 128, 128)), level=1)
@@ -26,11 +28,18 @@ DEFAULT_LEVEL = 1
 """zlib level of the loop's PNGs: the fastest that still compresses (see the module docstring)."""
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_FILTER_NONE, _FILTER_UP = 0, 2
+_FILTER_NONE, _FILTER_SUB = 0, 1
+_FAST_LEVELS = range(1, 4)  # zlib's run-length strategy: see the module docstring
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+
+
+def _deflate(data: bytes, level: int) -> bytes:
+    strategy = zlib.Z_RLE if level in _FAST_LEVELS else zlib.Z_DEFAULT_STRATEGY
+    packer = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
+    return packer.compress(data) + packer.flush()
 
 
 def encode_png(image: Image.Image, level: int = DEFAULT_LEVEL) -> bytes:
@@ -42,8 +51,9 @@ def encode_png(image: Image.Image, level: int = DEFAULT_LEVEL) -> bytes:
     if level == 0:
         kind, filtered = _FILTER_NONE, rows
     else:
-        # "Up": each byte minus the byte above it (mod 256); the first row stays as it is.
-        kind, filtered = _FILTER_UP, np.concatenate([rows[:1], rows[1:] - rows[:-1]])
+        # "Sub": each byte minus the same channel of the pixel to its left (mod 256).
+        kind, filtered = _FILTER_SUB, rows.copy()
+        filtered[:, 3:] -= rows[:, :-3]
     scanlines = np.empty((rgb.height, rgb.width * 3 + 1), dtype=np.uint8)
     scanlines[:, 0] = kind
     scanlines[:, 1:] = filtered
@@ -52,7 +62,7 @@ def encode_png(image: Image.Image, level: int = DEFAULT_LEVEL) -> bytes:
         [
             _SIGNATURE,
             _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(scanlines.tobytes(), level)),
+            _chunk(b"IDAT", _deflate(scanlines.tobytes(), level)),
             _chunk(b"IEND", b""),
         ]
     )
