@@ -17,6 +17,9 @@ Two kinds of pairs, A/B position randomised:
     python benchmarks/synthetic_accuracy.py --calibrate   # print treatment/family prototypes
 
 Targets: >= 90% on liked vs disliked, >= 75% on liked vs one-off.
+
+Calibration groups each treatment's renders by detail tier (`DETAIL_TIERS`), one prototype
+component per tier with at least 3 renders; families get one component each.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from agentpref.assessors.features.assessor import FeaturesAssessor
+from agentpref.assessors.features.distances import DETAIL_TIERS
 from agentpref.generators.painter.generator import PainterGenerator
 from agentpref.images.measure import LAYOUT_FEATURES, TEXTURE_FEATURES, measure
 from agentpref.images.references import References
@@ -148,6 +152,7 @@ def calibrate(per_class: int, size: int) -> str:
         by_f.setdefault(t.family or "", []).append(t)
     families = sorted(by_f)
     tex: dict[str, list[list[float]]] = {}
+    tiers: dict[str, list[int]] = {}
     lay: dict[str, list[list[float]]] = {}
     seed = CALIBRATION_SEED
     for treatment in sorted(by_t):
@@ -166,18 +171,25 @@ def calibrate(per_class: int, size: int) -> str:
             ].image
             m = measure(img)
             tex.setdefault(treatment, []).append([m.texture[k] for k in TEXTURE_FEATURES])
+            tiers.setdefault(treatment, []).append(int(np.searchsorted(DETAIL_TIERS, m.edge_density)))
             lay.setdefault(family, []).append([m.layout[k] for k in LAYOUT_FEATURES])
 
-    def table(name: str, rows: dict[str, list[list[float]]]) -> str:
-        lines = [f"{name}: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {{"]
+    def component(x: np.ndarray, whole: np.ndarray) -> str:
+        mean = tuple(round(float(v), 4) for v in x.mean(0))
+        # A tier with few renders borrows half its class's spread (no overconfident component).
+        spread = tuple(round(max(float(v), 1e-3), 4) for v in np.maximum(x.std(0), 0.5 * whole.std(0)))
+        return f"        (\n            {mean},\n            {spread},\n        ),"
+
+    def table(name: str, rows: dict[str, list[list[float]]], groups: dict[str, list[int]]) -> str:
+        lines = [f"{name}: dict[str, tuple[Component, ...]] = {{"]
         for key, xs in rows.items():
-            x = np.array(xs)
-            mean = tuple(round(float(v), 4) for v in x.mean(0))
-            spread = tuple(round(max(float(v), 1e-3), 4) for v in x.std(0))
-            lines.append(f'    "{key}": (\n        {mean},\n        {spread},\n    ),')
+            x, g = np.array(xs), np.array(groups.get(key, [0] * len(xs)))
+            lines.append(f'    "{key}": (')
+            lines += [component(x[g == k], x) for k in sorted(set(g.tolist())) if (g == k).sum() >= 3]
+            lines.append("    ),")
         return "\n".join([*lines, "}"])
 
-    return table("TREATMENT_PROTOTYPES", tex) + "\n" + table("FAMILY_PROTOTYPES", lay)
+    return table("TREATMENT_PROTOTYPES", tex, tiers) + "\n" + table("FAMILY_PROTOTYPES", lay, {})
 
 
 def main() -> None:

@@ -164,19 +164,67 @@ def test_saturation_and_detail_levels_are_ordered(painter: PainterGenerator) -> 
     assert busy.edge_density > 5 * plain.edge_density
 
 
-def test_prompt_terms_override_and_extend_the_profile(painter: PainterGenerator) -> None:
+def test_prompt_terms_win_over_the_profile(painter: PainterGenerator) -> None:
+    """The prompt is what refine rewrites: where it names an element, the profile is not used."""
     p = _profile(color=["Teal", "Navy"], saturation=["Muted"], artistic_medium=["Watercolor"])
     plain = painter.generate("a harbour", seed=5, size=SIZE, profile=p)[0]
     refined = painter.generate(
-        "a harbour, palette of crimson, pixel sprites, vivid saturation", seed=5, size=SIZE, profile=p
+        "a harbour, palette of crimson and teal, pixel sprites, vivid saturation",
+        seed=5,
+        size=SIZE,
+        profile=p,
     )[0]
-    assert refined.params["colors"] == ["Crimson", "Teal", "Navy"]
+    assert refined.params["colors"] == ["Crimson", "Teal"]  # Navy was dropped from the prompt
     assert refined.params["treatment"] == "pixel" and refined.params["saturation"] == "Vivid"
-    assert plain.params["treatment"] == "watercolor" and plain.params["saturation"] == "Muted"
+    assert plain.params["colors"] == ["Teal", "Navy"] and plain.params["treatment"] == "watercolor"
     assert refined.png_bytes() != plain.png_bytes()
-    # Emphasis from a refined prompt ("strongly ...") also changes the picture.
-    strong = painter.generate("a harbour, strongly palette of teal and navy", seed=5, size=SIZE, profile=p)[0]
-    assert strong.png_bytes() != plain.png_bytes()
+    # A term the prompt asks for is painted even if the profile once disliked it.
+    disliked = UserProfile(likes=Profile(color=["Teal"]), dislikes=Profile(color=["Crimson"]))
+    out = painter.generate("palette of crimson", seed=5, size=(64, 64), profile=disliked)[0]
+    assert out.params["colors"] == ["Crimson"]
+
+
+def _share_near(image: object, rgbs: list[tuple[int, int, int]], delta_e: float = 12.0) -> float:
+    """Share of pixels within `delta_e` (CIELAB) of any of `rgbs`."""
+    lab = srgb_to_lab(np.asarray(image, dtype=float).reshape(-1, 3))
+    refs = srgb_to_lab(np.array(rgbs, dtype=float))
+    d = np.sqrt(((lab[:, None, :] - refs[None, :, :]) ** 2).sum(-1)).min(1)
+    return float(np.mean(d < delta_e))
+
+
+def test_emphasis_makes_each_element_more_decisive(painter: PainterGenerator) -> None:
+    vocab = load_vocabulary()
+    colors = [vocab.get(n).rgb for n in ("Teal", "Coral")]  # type: ignore[union-attr]
+    base = "a harbour, {}palette of teal and coral, vector art, {}fine detail"
+    shares, gaps = {}, {}
+    for level, prefix in ((0, ""), (2, "very strongly ")):
+        outs = [painter.generate(base.format(prefix, prefix), seed=s, size=SIZE)[0] for s in range(20, 26)]
+        # Colours: the named colours cover more of the canvas than their variants.
+        shares[level] = np.mean([_share_near(o.image, colors) for o in outs])
+        # Detail: closer to the middle of Fine's range (on the log scale the range is defined on).
+        mid = np.sqrt(0.18 * 0.35)
+        gaps[level] = np.mean([abs(np.log(measure(o.image).edge_density / mid)) for o in outs])
+        assert all(o.params["emphasis"].get("Color", 0) == level for o in outs)
+    assert shares[2] > shares[0] + 0.05, shares
+    assert gaps[2] < gaps[0], gaps
+
+
+def test_emphasised_saturation_aims_at_the_middle_of_both_ranges(painter: PainterGenerator) -> None:
+    targets = {
+        level: [
+            painter.generate(f"{prefix}pastel saturation", seed=s, size=(32, 32))[0].params
+            for s in range(30, 40)
+        ]
+        for level, prefix in ((0, ""), (3, "above all "))
+    }
+    # Pastel: saturation 0.12-0.38, lightness 0.75-1.0.
+    for level, params in targets.items():
+        s_spread = max(abs(p["saturation_target"] - 0.25) for p in params)
+        v_spread = max(abs(p["lightness_target"] - 0.875) for p in params)
+        if level:
+            assert s_spread <= 0.26 * 0.2 / 4 + 1e-6 and v_spread <= 0.25 * 0.15 / 4 + 1e-6
+        else:
+            assert s_spread > 0.26 * 0.2 / 4 and v_spread > 0.25 * 0.15 / 4
 
 
 def test_negative_and_disliked_terms_are_avoided(painter: PainterGenerator) -> None:
@@ -196,6 +244,44 @@ def test_negative_and_disliked_terms_are_avoided(painter: PainterGenerator) -> N
         g = painter.generate("", seed=seed, size=(64, 64), profile=dislike_red)[0]
         for rgb in g.params["color_rgb"]:
             assert np.linalg.norm(srgb_to_lab(np.array(rgb, dtype=float)) - red) > 25
+
+
+def test_a_disliked_treatment_is_not_chosen_through_another_liked_medium(painter: PainterGenerator) -> None:
+    # Gouache and Vector Art are both painted flat: liking one and disliking the other
+    # must not paint flat when another liked medium can be painted instead.
+    p = UserProfile(
+        likes=Profile(artistic_medium=["Gouache", "Oil Painting"]),
+        dislikes=Profile(artistic_medium=["Vector Art"]),
+    )
+    assert painter.generate("", seed=1, size=(64, 64), profile=p)[0].params["treatment"] == "impasto"
+    out = painter.generate("gouache, oil painting", negative_prompt="vector art", seed=1, size=(64, 64))[0]
+    assert out.params["treatment"] == "impasto"
+
+
+def test_no_variant_near_a_negated_colour_is_drawn(painter: PainterGenerator) -> None:
+    # Red's darker variants are maroon: with maroon in the negative prompt none may appear.
+    vocab = load_vocabulary()
+    maroon = vocab.get("Maroon").rgb  # type: ignore[union-attr]
+    prompt = "palette of red, vector art, dense detail"
+    for seed in range(3):
+        plain = painter.generate(prompt, seed=seed, size=SIZE)[0]
+        avoided = painter.generate(prompt, negative_prompt="maroon", seed=seed, size=SIZE)[0]
+        assert _share_near(plain.image, [maroon]) > 0.05
+        assert _share_near(avoided.image, [maroon]) < 0.01
+
+
+def test_a_disliked_saturation_is_left_by_lightness_when_its_range_cannot_be(
+    painter: PainterGenerator,
+) -> None:
+    # Muted (0.1-0.3) lies inside Moody's saturation range (0.1-0.35): only lightness can
+    # tell them apart, so a Muted picture that must not be Moody is lighter than 0.42.
+    p = UserProfile(
+        likes=Profile(color=["Navy", "Midnight Blue"], saturation=["Muted"]),
+        dislikes=Profile(saturation=["Moody"]),
+    )
+    for seed in range(3):
+        out = painter.generate("", seed=seed, size=SIZE, profile=p)[0]
+        assert measure(out.image).lightness_mean > 0.42 + 0.02
 
 
 def test_find_terms_reads_emphasis_and_prefers_longest_names() -> None:

@@ -2,9 +2,11 @@
 between a measurement and vocabulary terms; treatment and composition recognition.
 
 Distances are in "units": 1 is a difference a person notices, 3 is a different look.
-The treatment and family prototypes are per-class means and spreads of the texture and
-layout statistics measured on painter renders (seeds 5,000,000+, never used by tests or
-the benchmark); `benchmarks/synthetic_accuracy.py --calibrate` prints them again.
+The treatment and family prototypes are means and spreads of the texture and layout
+statistics measured on painter renders (seeds 5,000,000+, never used by tests or the
+benchmark); `benchmarks/synthetic_accuracy.py --calibrate` prints them again. A class may
+have several components: a medium's marks look different in a plain picture and in a busy
+one, so each treatment has one component per detail tier (`DETAIL_TIERS`).
 """
 
 from __future__ import annotations
@@ -22,96 +24,207 @@ COLOR_UNIT = 12.0  # CIE76 distance of one unit
 SATURATION_UNIT = 0.06
 LIGHTNESS_UNIT = 0.08
 DETAIL_UNIT = 0.25  # in log(edge density + 0.01)
+# Edge densities that split the treatments' calibration renders into plain, medium, busy.
+DETAIL_TIERS = (0.05, 0.15)
 
-# (mean, spread) per texture feature, in TEXTURE_FEATURES order, per treatment.
-TREATMENT_PROTOTYPES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+# One component of a class: (mean, spread) per feature.
+Component = tuple[tuple[float, ...], tuple[float, ...]]
+
+# Components (mean, spread) per texture feature, in TEXTURE_FEATURES order, per treatment.
+TREATMENT_PROTOTYPES: dict[str, tuple[Component, ...]] = {
     "airbrush": (
-        (0.1971, 0.0134, 0.5736, 0.9977, 0.1549, 0.0818, 2.4529, 0.0757, 0.0129, 0.0483),
-        (0.3355, 0.008, 0.2656, 0.0026, 0.0783, 0.0416, 0.8561, 0.054, 0.0083, 0.1104),
+        (
+            (0.3786, 0.0062, 0.4605, 0.9964, 0.1033, 0.0587, 2.428, 0.009, 0.01, 0.1151),
+            (0.3399, 0.004, 0.3788, 0.005, 0.1051, 0.0607, 0.9414, 0.0268, 0.0096, 0.165),
+        ),
+        (
+            (0.016, 0.0176, 0.8228, 0.9957, 0.2113, 0.1082, 2.9263, 0.0563, 0.0179, 0.1096),
+            (0.115, 0.0033, 0.1124, 0.0014, 0.0332, 0.018, 0.2766, 0.0268, 0.0039, 0.1489),
+        ),
+        (
+            (0.0257, 0.018, 0.6736, 0.9979, 0.1924, 0.1002, 2.746, 0.1131, 0.0157, 0.0159),
+            (0.115, 0.0047, 0.1124, 0.0014, 0.0332, 0.018, 0.2956, 0.0347, 0.0066, 0.0542),
+        ),
     ),
     "flat": (
-        (0.4967, 0.0072, 0.3134, 0.9214, 0.2331, 0.1746, 2.713, 0.0798, 0.0487, 0.0528),
-        (0.3593, 0.008, 0.2405, 0.2105, 0.1689, 0.1761, 0.5537, 0.0727, 0.0393, 0.0966),
+        (
+            (0.8746, 0.0, 0.0801, 0.8829, 0.2762, 0.2084, 2.5158, 0.0112, 0.0084, 0.0082),
+            (0.1694, 0.0042, 0.1012, 0.177, 0.2021, 0.11, 0.3756, 0.0378, 0.0218, 0.0467),
+        ),
+        (
+            (0.5502, 0.0033, 0.3078, 0.7743, 0.463, 0.2703, 2.6257, 0.0496, 0.0479, 0.0643),
+            (0.2532, 0.0043, 0.1966, 0.2964, 0.356, 0.2095, 0.2734, 0.0378, 0.0413, 0.1264),
+        ),
+        (
+            (0.1763, 0.0142, 0.4508, 0.9918, 0.2009, 0.1082, 3.0608, 0.1692, 0.0825, 0.0464),
+            (0.1694, 0.0082, 0.1012, 0.1057, 0.1275, 0.0748, 0.2995, 0.0457, 0.0325, 0.0917),
+        ),
     ),
     "hatching": (
-        (0.2126, 0.024, 0.3613, 0.6511, 0.06, 0.4719, 2.4859, 0.138, 0.3597, 0.2469),
-        (0.2117, 0.0331, 0.2184, 0.2111, 0.0513, 0.2004, 0.4816, 0.0906, 0.1305, 0.3707),
+        (
+            (0.2131, 0.0078, 0.29, 0.5524, 0.0299, 0.4827, 2.1128, 0.0282, 0.2989, 0.1604),
+            (0.0996, 0.0204, 0.2258, 0.256, 0.0467, 0.2356, 0.4673, 0.0515, 0.0558, 0.3587),
+        ),
+        (
+            (0.122, 0.0126, 0.4793, 0.5443, 0.043, 0.5445, 2.5997, 0.0755, 0.2973, 0.0965),
+            (0.0709, 0.0204, 0.2291, 0.2313, 0.0493, 0.1883, 0.4966, 0.0515, 0.0558, 0.2896),
+        ),
+        (
+            (0.0356, 0.0504, 0.543, 0.8276, 0.0983, 0.3089, 2.4933, 0.2047, 0.4179, 0.1017),
+            (0.0516, 0.0518, 0.1315, 0.1594, 0.0486, 0.1698, 0.5957, 0.0912, 0.1288, 0.222),
+        ),
     ),
     "impasto": (
-        (0.1203, 0.013, 0.5565, 0.9819, 0.1695, 0.1206, 2.4032, 0.1189, 0.0388, 0.0303),
-        (0.1306, 0.0073, 0.118, 0.011, 0.022, 0.0136, 0.3379, 0.0731, 0.0193, 0.0505),
+        (
+            (0.1208, 0.0075, 0.5374, 0.9674, 0.194, 0.1552, 2.3996, 0.0132, 0.0115, 0.0963),
+            (0.0398, 0.0027, 0.1156, 0.023, 0.05, 0.0499, 0.2701, 0.0302, 0.012, 0.1954),
+        ),
+        (
+            (0.1087, 0.0094, 0.5908, 0.9762, 0.1778, 0.124, 2.3896, 0.0495, 0.025, 0.0178),
+            (0.1005, 0.0027, 0.1619, 0.0195, 0.0204, 0.0176, 0.2645, 0.0302, 0.0121, 0.0514),
+        ),
+        (
+            (0.0218, 0.018, 0.6458, 0.9869, 0.1692, 0.1148, 2.4251, 0.1401, 0.0602, 0.0305),
+            (0.0398, 0.0039, 0.0803, 0.0091, 0.0145, 0.0154, 0.2704, 0.0436, 0.0151, 0.0514),
+        ),
     ),
     "ink": (
-        (0.5654, 0.0108, 0.2274, 0.8946, 0.2955, 0.1909, 2.5635, 0.1176, 0.084, 0.019),
-        (0.3553, 0.0188, 0.2409, 0.1987, 0.2384, 0.1162, 0.4607, 0.0942, 0.111, 0.0714),
+        (
+            (0.8155, 0.0033, 0.1375, 0.7781, 0.3026, 0.2947, 2.4986, 0.0206, 0.0554, 0.0928),
+            (0.2994, 0.0086, 0.273, 0.1548, 0.2055, 0.1461, 0.6703, 0.0481, 0.1065, 0.2405),
+        ),
+        (
+            (0.8162, 0.0003, 0.0827, 0.7884, 0.4386, 0.2783, 2.7018, 0.0554, 0.0192, 0.0078),
+            (0.159, 0.0059, 0.1021, 0.2301, 0.2839, 0.1402, 0.3921, 0.0481, 0.0314, 0.0575),
+        ),
+        (
+            (0.3696, 0.0108, 0.2689, 0.9892, 0.2238, 0.1229, 2.6503, 0.2006, 0.0671, 0.0064),
+            (0.2567, 0.0152, 0.1901, 0.0934, 0.1104, 0.0674, 0.358, 0.0831, 0.0521, 0.0575),
+        ),
     ),
     "mosaic": (
-        (0.3293, 0.0069, 0.458, 0.9601, 0.2942, 0.1587, 3.7467, 0.0671, 0.028, 0.0271),
-        (0.2231, 0.0075, 0.1435, 0.0326, 0.0798, 0.0529, 0.4925, 0.067, 0.0245, 0.0925),
+        (
+            (0.5765, 0.0012, 0.2988, 0.9172, 0.3313, 0.2087, 3.4496, 0.0151, 0.1294, 0.0033),
+            (0.156, 0.0036, 0.1118, 0.048, 0.0945, 0.0678, 0.4043, 0.031, 0.1867, 0.0115),
+        ),
+        (
+            (0.3838, 0.0045, 0.4521, 0.9598, 0.3116, 0.1632, 3.904, 0.0341, 0.0241, 0.0109),
+            (0.1642, 0.0048, 0.1492, 0.0197, 0.0454, 0.026, 0.2168, 0.031, 0.0596, 0.0211),
+        ),
+        (
+            (0.1274, 0.0143, 0.5242, 0.9797, 0.2684, 0.1371, 3.8108, 0.1469, 0.0372, 0.0156),
+            (0.1305, 0.0068, 0.1313, 0.0197, 0.0414, 0.026, 0.3557, 0.0416, 0.0596, 0.0248),
+        ),
     ),
     "photographic": (
-        (0.3554, 0.0089, 0.3622, 0.9509, 0.1743, 0.1276, 2.5283, 0.0609, 0.0233, 0.0525),
-        (0.323, 0.0087, 0.2318, 0.1175, 0.1598, 0.113, 0.536, 0.0734, 0.0268, 0.1646),
+        (
+            (0.0406, 0.0135, 0.7529, 0.886, 0.2779, 0.2178, 2.2471, 0.0106, 0.0239, 0.0216),
+            (0.0093, 0.0026, 0.0477, 0.1484, 0.2441, 0.1388, 0.3015, 0.0334, 0.0151, 0.0364),
+        ),
+        (
+            (0.025, 0.0161, 0.7718, 0.9951, 0.1957, 0.1081, 2.3804, 0.0449, 0.0257, 0.0642),
+            (0.0107, 0.0029, 0.0479, 0.0462, 0.069, 0.0453, 0.4523, 0.0334, 0.0217, 0.1063),
+        ),
+        (
+            (0.0096, 0.0235, 0.6783, 0.9954, 0.2003, 0.1049, 2.8217, 0.1474, 0.0652, 0.0045),
+            (0.0075, 0.003, 0.0611, 0.0462, 0.069, 0.0453, 0.187, 0.0334, 0.0256, 0.0251),
+        ),
     ),
     "pixel": (
-        (0.2464, 0.0117, 0.5248, 0.7805, 0.5664, 0.3099, 3.9623, 0.0828, 0.0391, 0.0294),
-        (0.299, 0.0076, 0.2325, 0.1787, 0.2222, 0.1499, 0.7866, 0.0649, 0.0202, 0.096),
+        (
+            (0.629, 0.0018, 0.2712, 0.4962, 0.8177, 0.5323, 3.0786, 0.0084, 0.0123, 0.0093),
+            (0.2447, 0.004, 0.2079, 0.2128, 0.2097, 0.2119, 0.6513, 0.0232, 0.0149, 0.0277),
+        ),
+        (
+            (0.2025, 0.0114, 0.6195, 0.7616, 0.6229, 0.3319, 4.1069, 0.047, 0.0391, 0.03),
+            (0.2472, 0.0065, 0.2148, 0.1601, 0.1505, 0.0996, 0.5344, 0.0232, 0.0187, 0.0819),
+        ),
+        (
+            (0.0719, 0.0171, 0.6532, 0.8631, 0.5052, 0.2622, 4.362, 0.1158, 0.0465, 0.0028),
+            (0.1656, 0.0041, 0.1311, 0.1198, 0.1098, 0.0996, 0.3975, 0.0246, 0.0138, 0.0234),
+        ),
     ),
     "watercolor": (
-        (0.1256, 0.013, 0.5992, 0.9307, 0.2254, 0.1604, 2.4551, 0.0514, 0.0346, 0.023),
-        (0.1553, 0.0071, 0.2517, 0.1476, 0.173, 0.1213, 0.3313, 0.0369, 0.0238, 0.0628),
+        (
+            (0.1093, 0.0095, 0.5743, 0.7951, 0.362, 0.2703, 2.3797, 0.0155, 0.0172, 0.0542),
+            (0.0986, 0.0037, 0.2463, 0.2176, 0.2424, 0.1593, 0.3642, 0.0165, 0.0122, 0.046),
+        ),
+        (
+            (0.0485, 0.0135, 0.7042, 0.9758, 0.219, 0.129, 2.4817, 0.0346, 0.0314, 0.0395),
+            (0.0445, 0.0043, 0.1642, 0.0788, 0.1127, 0.0673, 0.2085, 0.0165, 0.0313, 0.0663),
+        ),
+        (
+            (0.031, 0.0173, 0.6844, 0.9968, 0.19, 0.1006, 2.3978, 0.0848, 0.0416, 0.0044),
+            (0.0401, 0.0036, 0.1206, 0.0788, 0.0868, 0.0621, 0.516, 0.0332, 0.0164, 0.027),
+        ),
     ),
 }
-# (mean, spread) per layout feature, in LAYOUT_FEATURES order, per composition family.
-FAMILY_PROTOTYPES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+# Components (mean, spread) per layout feature, in LAYOUT_FEATURES order, per composition family.
+FAMILY_PROTOTYPES: dict[str, tuple[Component, ...]] = {
     "abstract": (
-        (0.5097, 0.4557, 0.0544, 0.818, 0.342),
-        (0.1313, 0.1828, 0.0559, 0.0987, 0.2024),
+        (
+            (0.4848, 0.4698, 0.0621, 0.7884, 0.3335),
+            (0.113, 0.205, 0.0749, 0.1674, 0.198),
+        ),
     ),
     "geometric": (
-        (0.5299, 0.4243, 0.0378, 0.8218, 0.271),
-        (0.1042, 0.1486, 0.0656, 0.1229, 0.2047),
+        (
+            (0.4977, 0.3754, 0.0381, 0.8337, 0.3243),
+            (0.094, 0.1976, 0.0478, 0.1155, 0.2012),
+        ),
     ),
     "grid": (
-        (0.4583, 0.3634, 0.042, 0.7667, 0.3958),
-        (0.1517, 0.2277, 0.0655, 0.1855, 0.2174),
+        (
+            (0.5047, 0.3134, 0.055, 0.7835, 0.3547),
+            (0.1746, 0.2157, 0.055, 0.1145, 0.1891),
+        ),
     ),
     "landscape": (
-        (0.9203, 0.1841, 0.118, 0.8214, 0.3174),
-        (0.0667, 0.1376, 0.1223, 0.1227, 0.1929),
+        (
+            (0.9027, 0.2154, 0.1018, 0.8355, 0.2915),
+            (0.0834, 0.1605, 0.0824, 0.1223, 0.1774),
+        ),
     ),
     "organic": (
-        (0.5033, 0.3899, 0.0627, 0.7994, 0.3328),
-        (0.1081, 0.1966, 0.1302, 0.1217, 0.2215),
+        (
+            (0.4992, 0.3631, 0.0428, 0.7842, 0.3447),
+            (0.0978, 0.1884, 0.0414, 0.1237, 0.1924),
+        ),
     ),
     "portrait-like": (
-        (0.4739, 0.4005, 0.1722, 0.8337, 0.3069),
-        (0.1863, 0.1604, 0.1305, 0.1099, 0.1975),
+        (
+            (0.4669, 0.3649, 0.1354, 0.858, 0.3156),
+            (0.1652, 0.2121, 0.1133, 0.09, 0.1601),
+        ),
     ),
     "radial": (
-        (0.5328, 0.5582, 0.0441, 0.785, 0.3367),
-        (0.1194, 0.2643, 0.0404, 0.1474, 0.2369),
+        (
+            (0.5178, 0.5594, 0.0645, 0.7722, 0.368),
+            (0.0808, 0.2646, 0.0968, 0.1472, 0.2227),
+        ),
     ),
 }
 
+# Noun phrases: they complete "it looks like ...", "texture looks like ... (80%)" and
+# "its composition reads as ..." (no "-like", "look" or parentheses of their own).
 TREATMENT_WORDS: dict[str, str] = {
     "flat": "flat colour with hard edges",
-    "watercolor": "watercolor-like soft, bleeding washes",
-    "impasto": "thick, raised paint strokes (impasto)",
+    "watercolor": "soft, bleeding watercolour washes",
+    "impasto": "thick impasto paint in raised strokes",
     "pixel": "blocky pixel art",
-    "hatching": "drawn line hatching",
+    "hatching": "pen or pencil hatching",
     "airbrush": "smooth airbrushed gradients",
-    "photographic": "a photographic, soft-focus look",
-    "ink": "bold ink outlines",
-    "mosaic": "tiles with grout lines (mosaic)",
+    "photographic": "a soft-focus photograph",
+    "ink": "bold ink outlines around flat fills",
+    "mosaic": "mosaic tiles with grout lines",
 }
 FAMILY_WORDS: dict[str, str] = {
-    "geometric": "geometric shapes",
-    "organic": "organic, rounded forms",
-    "landscape": "a landscape-like layout of horizontal bands",
-    "radial": "a radial, centred pattern",
+    "geometric": "an arrangement of geometric shapes",
+    "organic": "a mass of organic, rounded forms",
+    "landscape": "a landscape of horizontal bands",
+    "radial": "a radial pattern around a centre",
     "grid": "a grid of blocks",
-    "portrait-like": "a central figure",
+    "portrait-like": "a single central figure, as in a portrait",
     "abstract": "loose abstract gestures",
 }
 
@@ -167,15 +280,18 @@ def set_distance(element: Element, m: Measurements, refs: Sequence[Measurements]
 # -- recognition ----------------------------------------------------------------------------
 
 
-def _class_costs(
-    x: np.ndarray, prototypes: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]
-) -> dict[str, float]:
-    """Per class: mean squared standardised distance plus the log spread (a diagonal Gaussian)."""
+def _class_costs(x: np.ndarray, prototypes: dict[str, tuple[Component, ...]]) -> dict[str, float]:
+    """Per class: the negative log-likelihood of a mixture of diagonal Gaussians (equal
+    weights), per feature: mean squared standardised distance plus the log spread."""
     out = {}
-    for name, (mean, spread) in prototypes.items():
-        s = np.maximum(np.array(spread), 1e-3)
-        z = (x - np.array(mean)) / s
-        out[name] = float(0.5 * (z * z).mean() + np.log(s).mean())
+    for name, components in prototypes.items():
+        costs = []
+        for mean, spread in components:
+            s = np.maximum(np.array(spread), 1e-3)
+            z = (x - np.array(mean)) / s
+            costs.append(float(0.5 * (z * z).mean() + np.log(s).mean()))
+        c = np.array(costs) * len(x)
+        out[name] = float(c.min() - np.log(np.exp(-(c - c.min())).mean())) / len(x)
     return out
 
 
@@ -240,8 +356,7 @@ def term_distance(element: Element, m: Measurements, terms: Sequence[Term]) -> f
 
 
 def set_prototypes(
-    treatments: dict[str, tuple[tuple[float, ...], tuple[float, ...]]],
-    families: dict[str, tuple[tuple[float, ...], tuple[float, ...]]],
+    treatments: dict[str, tuple[Component, ...]], families: dict[str, tuple[Component, ...]]
 ) -> None:
     """Install prototypes (and the pooled spreads distances are standardised by)."""
     global TEXTURE_SPREAD, LAYOUT_SPREAD
@@ -249,8 +364,8 @@ def set_prototypes(
     TREATMENT_PROTOTYPES.update(treatments)
     FAMILY_PROTOTYPES.clear()
     FAMILY_PROTOTYPES.update(families)
-    TEXTURE_SPREAD = np.sqrt(np.mean([np.square(s) for _, s in treatments.values()], axis=0))
-    LAYOUT_SPREAD = np.sqrt(np.mean([np.square(s) for _, s in families.values()], axis=0))
+    TEXTURE_SPREAD = np.sqrt(np.mean([np.square(s) for cs in treatments.values() for _, s in cs], axis=0))
+    LAYOUT_SPREAD = np.sqrt(np.mean([np.square(s) for cs in families.values() for _, s in cs], axis=0))
 
 
 set_prototypes(dict(TREATMENT_PROTOTYPES), dict(FAMILY_PROTOTYPES))

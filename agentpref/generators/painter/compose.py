@@ -17,14 +17,23 @@ RGB = tuple[int, int, int]
 
 
 class Palette:
-    """Weighted colours; `pick` draws one by weight, `main` is the heaviest."""
+    """Weighted colours; `pick` draws one by weight, `main` is the heaviest. `allowed` says
+    whether a derived colour (a mark's lighter or darker shade) may be drawn: the
+    generator refuses colours near what the person avoids."""
 
-    def __init__(self, colors: list[RGB], weights: list[float], rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        colors: list[RGB],
+        weights: list[float],
+        rng: np.random.Generator,
+        allowed: Callable[[RGB], bool] = lambda c: True,
+    ) -> None:
         self.colors = colors
         w = np.asarray(weights, dtype=np.float64)
         self.p = w / w.sum()
         self.cum = np.cumsum(self.p)
         self.rng = rng
+        self.allowed = allowed
 
     @property
     def main(self) -> RGB:
@@ -283,7 +292,9 @@ def _marks(img: Image.Image, pal: Palette, c: float, rng: np.random.Generator) -
     cover = 0.55 * (c - 0.45) / 0.55
     fine = smooth_noise(h, w, max(2, round(5 * k)), rng)
     mask = fine > np.quantile(fine[::7, ::7], 1.0 - cover)
-    table = np.array([shade(col, f) for col in pal.colors for f in (0.5, -0.5)], dtype=np.uint8)
+    # A shade near an avoided colour falls back to the palette colour it came from.
+    shades = [(shade(col, f), col) for col in pal.colors for f in (0.5, -0.5)]
+    table = np.array([s if pal.allowed(s) else col for s, col in shades], dtype=np.uint8)
     weights = np.repeat(pal.p, 2) / 2
     pick = np.searchsorted(np.cumsum(weights), (smooth_noise(h, w, int(30 * k), rng) + 1) / 2 * 0.999)
     arr = np.asarray(img).copy()

@@ -5,7 +5,8 @@ features assessor's texture statistics look for: flat (hard edges, no grain), wa
 (soft bleeding edges, pooled pigment, paper grain), impasto (thick strokes with relief
 shading), pixel (nearest-neighbour blocks), hatching (parallel line strokes on paper),
 airbrush (smooth gradients, faint spray), photographic (soft focus, light falloff, film
-grain), ink (bold dark outlines, flat fills) and mosaic (tiles with grout lines).
+grain), ink (bold dark outlines, flat fills) and mosaic (tiles with grout lines). The
+grain itself (`surface`) is laid on after the colours are toned.
 All are vectorised numpy or PIL filters: no per-pixel Python loops.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from agentpref.generators.painter.compose import smooth_noise
+from agentpref.images.measure import ANALYSIS_SIDE
 
 PAPER = np.array([0.96, 0.95, 0.91], dtype=np.float32)
 
@@ -49,17 +51,18 @@ def _watercolor(base: np.ndarray, c: float, rng: np.random.Generator) -> np.ndar
     h, w, _ = base.shape
     k = _scale(h, w)
     pigment = base.astype(np.float32) / 255.0
-    soft = blur(pigment, (2.5 - 1.5 * c) * k)
+    # Washes always bleed (a floor on the blur), however detailed the drawing.
+    soft = blur(pigment, (2.8 - 1.4 * c) * k)
     # Pigment pools at the edge of every wash, however close its neighbour's colour: a dark
     # rim along each boundary (this is also what gives a pale watercolor its edges).
     ring = np.clip(np.abs(pigment - blur(pigment, 1.5 * k)).sum(-1, keepdims=True) * 10, 0, 1)
     ring = blur(ring, 0.8 * k)
-    bloom = 1.0 + 0.12 * smooth_noise(h, w, int(40 * k), rng)[..., None]
-    density = np.clip(0.82 * bloom, 0, 1)
+    bloom = 1.0 + 0.15 * smooth_noise(h, w, int(40 * k), rng)[..., None]
+    # The paper shows where the wash runs thin: soft-edged gaps of bare paper.
+    gaps = np.clip((smooth_noise(h, w, int(70 * k), rng) - 0.45) * 4, 0, 1)[..., None]
+    density = np.clip(0.85 * bloom * (1 - gaps), 0, 1)
     wash = PAPER * (1 - density * (1 - soft))
-    wash *= 1 - 0.45 * ring
-    grain = 1.0 + (0.02 + 0.08 * c) * smooth_noise(h, w, 2, rng)[..., None]
-    return np.clip(wash * grain, 0, 1)
+    return np.clip(wash * (1 - 0.45 * ring), 0, 1)
 
 
 def _impasto(base: np.ndarray, c: float, rng: np.random.Generator) -> np.ndarray:
@@ -132,8 +135,7 @@ def _airbrush(base: np.ndarray, c: float, rng: np.random.Generator) -> np.ndarra
     a = blur(base.astype(np.float32) / 255.0, (9 - 7.5 * c) * k)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     light = 1.0 + 0.12 * ((w - xx) / w - 0.5) + 0.12 * ((h - yy) / h - 0.5)
-    spray = 1.0 + (0.004 + 0.03 * c**2) * rng.standard_normal((h, w)).astype(np.float32)
-    return np.clip(a * (light * spray)[..., None], 0, 1)
+    return np.clip(a * light[..., None], 0, 1)
 
 
 def _photographic(base: np.ndarray, c: float, rng: np.random.Generator) -> np.ndarray:
@@ -144,8 +146,7 @@ def _photographic(base: np.ndarray, c: float, rng: np.random.Generator) -> np.nd
     r = np.hypot(xx / w - 0.5, yy / h - 0.5)
     vignette = 1.0 - 0.35 * r**2
     light = 1.0 + 0.15 * smooth_noise(h, w, int(160 * k), rng)
-    grain = (0.012 + 0.05 * c) * smooth_noise(h, w, 1, rng)
-    return np.clip(a * (vignette * light)[..., None] + grain[..., None], 0, 1)
+    return np.clip(a * (vignette * light)[..., None], 0, 1)
 
 
 def _ink(base: np.ndarray, c: float, rng: np.random.Generator) -> np.ndarray:
@@ -197,11 +198,11 @@ def _mosaic(base: np.ndarray, c: float, rng: np.random.Generator) -> np.ndarray:
     edge[:, 1:] |= owner[:, 1:] != owner[:, :-1]
     edge[1:, :] |= owner[1:, :] != owner[:-1, :]
     width = max(1, round(1.5 * k)) * 2 + 1
-    grout = np.asarray(Image.fromarray(edge.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(width))) > 0
+    joints = np.asarray(Image.fromarray(edge.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(width))) > 0
     # Low detail: grout close to the tile colour (few hard edges); high detail: crisp grout.
-    strength = 0.25 + 0.75 * c
-    grouted = out * (1 - strength) + np.float32(0.8) * PAPER * strength
-    return np.where(grout[..., None], grouted, out).astype(np.float32)
+    grout = 0.25 + 0.75 * c
+    grouted = out * (1 - grout) + np.float32(0.8) * PAPER * grout
+    return np.where(joints[..., None], grouted, out).astype(np.float32)
 
 
 TREATMENTS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndarray]] = {
@@ -220,3 +221,29 @@ TREATMENTS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndar
 def treat(treatment: str, base: np.ndarray, complexity: float, rng: np.random.Generator) -> np.ndarray:
     """Apply one treatment: uint8 (h, w, 3) -> float32 (h, w, 3) in 0..1."""
     return TREATMENTS[treatment](base, float(np.clip(complexity, 0, 1)), rng)
+
+
+# Surface grain per treatment: (std of grey-level noise at the 256 px analysis scale).
+# It is laid on after saturation and lightness are set, so a dark or vivid picture keeps
+# its medium's surface: film grain, paper tooth, the faint spray of an airbrush. Flat
+# media (flat, ink, pixel, mosaic) have none, which is what tells them apart.
+GRAIN: dict[str, float] = {
+    "airbrush": 0.006,
+    "watercolor": 0.02,
+    "photographic": 0.04,
+    "hatching": 0.012,
+    "impasto": 0.015,
+}
+
+
+def surface(treatment: str, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The medium's surface grain on a finished float image (grey noise, one sample per
+    analysis pixel, so its measured amplitude does not depend on the canvas size)."""
+    sigma = GRAIN.get(treatment, 0.0)
+    if sigma <= 0:
+        return rgb
+    h, w, _ = rgb.shape
+    step = max(1, round(max(h, w) / ANALYSIS_SIDE))
+    noise = rng.standard_normal((-(-h // step), -(-w // step))).astype(np.float32) * sigma
+    noise = np.repeat(np.repeat(noise, step, axis=0), step, axis=1)[:h, :w]
+    return np.clip(rgb + noise[..., None], 0.0, 1.0)
