@@ -195,6 +195,9 @@ def test_compare_prints_scores_and_the_winner_with_its_path_on_stdout(example_re
     lines = result.stdout.splitlines()
     assert lines[0].split("\t") == ["Element", "A", "B", "Why A", "Why B"] and len(lines) == 8
     assert lines[-1] == f"winner: A {a}"
+    same = _invoke("compare", "--refs", str(example_refs), str(a), str(a))
+    assert same.exit_code == 0
+    assert same.stdout.splitlines()[-1] == "winner: tie (both fit the taste equally well)"
 
 
 def test_rank_tells_apart_two_files_with_one_name(example_refs, tmp_path):

@@ -110,7 +110,10 @@ def compare(
     print_table(f"A = {a}   B = {b}", ["Element", "A", "B", "Why A", "Why B"], rows)
     for issue in judgment.issues:
         say(issue, label="note:")
-    echo(f"winner: {judgment.winner} {a if judgment.winner == 'A' else b}")
+    if judgment.winner is None:
+        echo("winner: tie (both fit the taste equally well)")
+    else:
+        echo(f"winner: {judgment.winner} {a if judgment.winner == 'A' else b}")
 
 
 @click.command()

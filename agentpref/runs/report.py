@@ -132,7 +132,8 @@ def _judgment(j: Judgment) -> str:
     issues = "".join(f'<p class="warn small">{escape(i)}</p>' for i in j.issues)
     return (
         f"<p>Compared with the earlier best: A = <code>{escape(j.a)}</code>, B = <code>{escape(j.b)}</code>, "
-        f"winner <b>{escape(j.winner or '?')}</b> ({j.total_a} vs {j.total_b}). {escape(j.summary)}</p>"
+        f"winner <b>{escape(j.winner or 'none: a tie')}</b> ({j.total_a} vs {j.total_b}). "
+        f"{escape(j.summary)}</p>"
         f"<table class=small><tr><th>Element</th><th>A</th><th>B</th></tr>{rows}</table>{issues}"
     )
 
