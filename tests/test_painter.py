@@ -301,3 +301,10 @@ def test_bad_arguments_name_the_field(painter: PainterGenerator) -> None:
         painter.generate("x", size=(4, 4))
     with pytest.raises(InputError, match="n:"):
         painter.generate("x", n=0)
+
+
+def test_a_minimal_detail_whose_middle_is_disliked_still_paints(painter: PainterGenerator) -> None:
+    """Liked detail Minimal (0-0.03) with Smooth (0-0.04) negated pushed the aim to no edges at all,
+    and narrowing a band around zero divided by zero."""
+    out = painter.generate("strongly minimal detail", negative_prompt="smooth detail", seed=3, size=(64, 64))
+    assert out[0].image.size == (64, 64)

@@ -196,7 +196,8 @@ def make_plan(
         lo, hi = detail.detail_range
         # The geometric middle: ranges are wide on a log scale (0.0-0.03 up to 0.35-0.7).
         mid = math.sqrt(max(lo, 0.005) * hi)
-        d_target = outside(mid, bad_d, lo, hi)
+        # Never aim at no edges at all: an empty canvas has no detail to narrow a band around.
+        d_target = max(outside(mid, bad_d, lo, hi), 0.004)
         # Emphasis narrows the accepted band around the target (on the log scale).
         k = 1.0 / (1 + emphasis[Element.DETAIL])
         d_range = (d_target * (max(lo, 0.004) / d_target) ** k, d_target * (hi / d_target) ** k)
