@@ -60,7 +60,7 @@ def _element_phrases(
         terms = profile.terms(element)
         if not terms:
             continue
-        if profile.is_uncertain(element):
+        if profile.is_uncertain(element) and element not in lead:
             # A guess (e.g. an art style with no metadata behind it) would steer the
             # generator somewhere the person never asked for.
             left_out.append(element)
@@ -81,7 +81,9 @@ def compose_prompt(
     (+ keywords, + `avoid`: what feedback found in the worst candidates).
 
     Elements in `lead` come first (right after the subject): the weak ones refinement
-    stresses, which also survive a text encoder that cuts long prompts.
+    stresses, which also survive a text encoder that cuts long prompts. An uncertain element
+    (a guess) is left out unless it leads: once candidates were judged weak on it, the guess
+    is what they are judged against, so naming it is the way to meet it.
     """
     emphasis = dict(emphasis or {})
     liked, left_out = _element_phrases(profile.likes, emphasis, lead)

@@ -174,12 +174,15 @@ class PainterGenerator:
         return img, measured
 
     def _paint(self, plan: Plan, seed: int, size: tuple[int, int], c: float) -> Image.Image:
-        rng = np.random.default_rng([seed, 1])
-        pal = _palette(plan, rng)
-        base = compose(plan.family, size, pal, c, rng)
-        treated = treat(plan.treatment, base, c, rng)
+        # A stream per stage: a seed keeps its composition when the palette changes (see make_plan).
+        r_palette, r_compose, r_treat, r_surface = np.random.default_rng([seed, 1]).spawn(4)
+        pal = _palette(plan, r_palette)
+        base = compose(plan.family, size, pal, c, r_compose)
+        treated = treat(plan.treatment, base, c, r_treat)
         rgb = tone(treated, plan.saturation_target, plan.lightness_target, plan.saturation_avoid)
-        rgb = surface(plan.treatment, rgb, rng)
+        rgb = surface(plan.treatment, rgb, r_surface)
+        # Grain on dark paint can raise the mean saturation out of the term's range: set it again.
+        rgb = tone(rgb, plan.saturation_target, plan.lightness_target, plan.saturation_avoid)
         return Image.fromarray((rgb * 255 + 0.5).astype(np.uint8))
 
     def _search(

@@ -142,7 +142,13 @@ def make_plan(
     profile: UserProfile | None,
     rng: np.random.Generator,
 ) -> Plan:
-    """Resolve what to paint (see the module's docstring for the rules)."""
+    """Resolve what to paint (see the module's docstring for the rules).
+
+    Each decision draws from its own stream of `rng`, so a seed keeps its medium, composition
+    and colour picks when the prompt changes something else: refinement re-paints the same
+    picture more decisively instead of painting a new one.
+    """
+    r_colors, r_saturation, r_lightness, r_detail, r_medium, r_style = rng.spawn(6)
     vocab = load_vocabulary()
     likes = profile.likes if profile else Profile()
     dislikes = profile.dislikes if profile else Profile()
@@ -171,7 +177,7 @@ def make_plan(
             for t in vocab.terms(Element.COLOR)
             if t.rgb and all(np.linalg.norm(_lab(t) - a) > AVOID_DELTA_E for a in avoid_lab)
         ]
-        colors = [pool[i] for i in rng.choice(len(pool), size=3, replace=False)]
+        colors = [pool[i] for i in r_colors.choice(len(pool), size=3, replace=False)]
     weights = [(1.0 - 0.15 * i) * (1 + level.get(t.name, 0)) for i, t in enumerate(colors)]
 
     saturation = chosen[Element.SATURATION][0] if chosen[Element.SATURATION] else None
@@ -180,11 +186,11 @@ def make_plan(
     s_target = v_target = None
     if saturation is not None and saturation.saturation_range:
         lo, hi = saturation.saturation_range
-        s_target = _around_middle(lo, hi, 0.2, emphasis[Element.SATURATION], rng)
+        s_target = _around_middle(lo, hi, 0.2, emphasis[Element.SATURATION], r_saturation)
         s_target = outside(s_target, s_ranges, lo + 0.01, hi - 0.01)
         v_lo, v_hi = saturation.lightness_range or (0.12, 0.9)
         if saturation.lightness_range:
-            v_target = _around_middle(v_lo, v_hi, 0.15, emphasis[Element.SATURATION], rng)
+            v_target = _around_middle(v_lo, v_hi, 0.15, emphasis[Element.SATURATION], r_lightness)
         # A disliked term whose saturation range could not be left is left by lightness.
         still = [t.lightness_range for t in bad_s if t.lightness_range and _inside(s_target, t)]
         if still:
@@ -202,14 +208,20 @@ def make_plan(
         k = 1.0 / (1 + emphasis[Element.DETAIL])
         d_range = (d_target * (max(lo, 0.004) / d_target) ** k, d_target * (hi / d_target) ** k)
     else:
-        d_target = outside(float(math.exp(rng.uniform(math.log(0.03), math.log(0.3)))), bad_d, 0.005, 0.7)
+        d_target = outside(
+            float(math.exp(r_detail.uniform(math.log(0.03), math.log(0.3)))), bad_d, 0.005, 0.7
+        )
         d_range = (d_target * 0.7, d_target * 1.4)
 
     medium, treatment = _pick_hint(
-        chosen[Element.ARTISTIC_MEDIUM], avoid[Element.ARTISTIC_MEDIUM], "treatment", list(TREATMENTS), rng
+        chosen[Element.ARTISTIC_MEDIUM],
+        avoid[Element.ARTISTIC_MEDIUM],
+        "treatment",
+        list(TREATMENTS),
+        r_medium,
     )
     style, family = _pick_hint(
-        chosen[Element.ART_STYLES], avoid[Element.ART_STYLES], "family", list(COMPOSERS), rng
+        chosen[Element.ART_STYLES], avoid[Element.ART_STYLES], "family", list(COMPOSERS), r_style
     )
     emphasis[Element.ARTISTIC_MEDIUM] = min(level.get(medium.name, 0), MAX_EMPHASIS) if medium else 0
     emphasis[Element.ART_STYLES] = min(level.get(style.name, 0), MAX_EMPHASIS) if style else 0

@@ -2,7 +2,9 @@
 
 Saturation (mean HSV saturation) is set by scaling colour about grey, lightness (mean HSV
 value) by a gamma on V, which leaves every pixel's saturation and hue exactly as they were;
-both are solved by bisection on a subsample.
+both are solved by bisection on the picture as the assessor sees it: resized so its long side
+is 256 px (bilinear), where fine strokes blend with what is around them (sampling every few
+full-size pixels instead misreads hatching on paper by 0.1 or more).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from PIL import Image
 
 from agentpref.generators.painter.plan import outside
-from agentpref.images.measure import hsv_sv
+from agentpref.images.measure import analysis_copy, hsv_sv
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -31,6 +34,13 @@ def _bisect(fn: Callable[[float], float], target: float, hi: float = 64.0) -> fl
     return (lo + hi) / 2
 
 
+def _as_measured(rgb: np.ndarray) -> np.ndarray:
+    """`rgb` (float 0..1) at the size the assessor measures it (`analysis_copy`), every 4th
+    pixel of it: the blend is the assessor's, the bisection stays cheap."""
+    image = Image.fromarray((np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8))
+    return np.asarray(analysis_copy(image), dtype=np.float32)[1::4, 1::4] / 255.0
+
+
 def _resaturate(rgb: np.ndarray, f: float) -> np.ndarray:
     """Scale colourfulness about each pixel's grey level (luma kept, so edges are too)."""
     y = (rgb @ _LUMA)[..., None]
@@ -43,8 +53,7 @@ def tone(
     """`rgb` (float 0..1) with mean saturation `s_target` (or moved out of `s_avoid` when
     there is no target) and mean lightness `v_target`; None leaves a quantity as it is."""
     out = rgb
-    sub = (slice(1, None, 6), slice(1, None, 6))
-    small = out[sub]
+    small = _as_measured(out)
     s_now = float(hsv_sv(small)[0].mean())
     target = s_target
     if target is None and s_avoid:
@@ -53,7 +62,7 @@ def tone(
     if target is not None and s_now > 1e-4:
         f = _bisect(lambda x: float(hsv_sv(_resaturate(small, x))[0].mean()), target, hi=8.0)
         out = _resaturate(out, f)
-        small = out[sub]
+        small = _as_measured(out)
         s_now = float(hsv_sv(small)[0].mean())
         if s_now < target - 0.01:
             # Luma-keeping saturation clips before vivid targets; finish by scaling S about V.
@@ -64,7 +73,7 @@ def tone(
             out = vfull[..., None] - fx * (vfull[..., None] - out)
     if v_target is not None:
         # Capped below 1 so that white paper can be darkened by the curve too.
-        v = np.clip(out[sub].max(-1), 1e-4, 0.985)
+        v = np.clip(_as_measured(out).max(-1), 1e-4, 0.985)
         if abs(float(v.mean()) - v_target) > 0.005:
             # A gamma on V (an exposure curve): keeps hue and saturation, and unlike a gain it
             # keeps contrast at the end of the range the image is pushed toward.
