@@ -60,7 +60,7 @@ def _element_phrases(
         terms = profile.terms(element)
         if not terms:
             continue
-        if profile.is_uncertain(element) and element not in lead:
+        if profile.is_uncertain(element) and element not in lead and not emphasis.get(element):
             # A guess (e.g. an art style with no metadata behind it) would steer the
             # generator somewhere the person never asked for.
             left_out.append(element)
@@ -82,8 +82,9 @@ def compose_prompt(
 
     Elements in `lead` come first (right after the subject): the weak ones refinement
     stresses, which also survive a text encoder that cuts long prompts. An uncertain element
-    (a guess) is left out unless it leads: once candidates were judged weak on it, the guess
-    is what they are judged against, so naming it is the way to meet it.
+    (a guess) is left out unless it leads or was stressed before: once candidates were judged
+    weak on it, the guess is what they are judged against, so naming it is the way to meet it
+    (and it stays named once met).
     """
     emphasis = dict(emphasis or {})
     liked, left_out = _element_phrases(profile.likes, emphasis, lead)

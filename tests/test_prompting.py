@@ -66,3 +66,12 @@ def test_what_the_worst_candidates_show_and_the_taste_does_not_want_goes_negativ
     assert avoid == ["Orange", "Dense"]
     refined = refine_prompt("x", PROFILE, {}, scores[0], avoid=avoid)
     assert refined.negative == "crimson, orange, intense, neon, dense"  # each once, the profile's first
+
+
+def test_a_guess_is_named_once_candidates_were_weak_on_it_and_stays_named():
+    scores = {Element.ART_STYLES: 1.0, Element.COLOR: 4.8}
+    assert "impressionism" not in compose_prompt("x", PROFILE).positive  # a guess, at first
+    weak = refine_prompt("x", PROFILE, {}, scores)
+    assert weak.positive.startswith("x, strongly impressionism style")
+    met = refine_prompt("x", PROFILE, weak.emphasis, {Element.ART_STYLES: 4.9, Element.COLOR: 4.8})
+    assert "strongly impressionism style" in met.positive

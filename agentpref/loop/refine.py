@@ -29,7 +29,7 @@ from agentpref.images.refs import ImageRef
 from agentpref.profile import ELEMENTS, Element
 from agentpref.prompting import refine_prompt, terms_to_avoid
 from agentpref.rewriters import CandidateFeedback, Rewriter, RewriteRequest
-from agentpref.runs.record import Assessment, IterationRecord, RefineSettings, RunRecord
+from agentpref.runs.record import Assessment, Candidate, IterationRecord, RefineSettings, RunRecord
 
 MAX_AVOIDED = 8
 """Most terms feedback keeps in the negative prompt (the oldest give way)."""
@@ -140,7 +140,12 @@ def _exploitation(
     last = record.iterations[-1]
     if not img2img and (following.prompt, following.negative_prompt) == (last.prompt, last.negative_prompt):
         return {}, [*notes, "exploitation: the prompts did not change, so new seeds instead"]
-    top = [record.candidate(a.candidate_id) for a in _ranked(record)[: record.n // 2]]
+    # The best candidates of distinct seeds (an exploited seed's candidate may itself be among the best).
+    by_seed: dict[int, Candidate] = {}
+    for a in _ranked(record):
+        candidate = record.candidate(a.candidate_id)
+        by_seed.setdefault(candidate.seed, candidate)
+    top = list(by_seed.values())[: record.n // 2]
     seeds = {i: c.seed for i, c in enumerate(top)}
     starts = {i: c.id for i, c in enumerate(top)} if img2img else {}
     notes.append(
