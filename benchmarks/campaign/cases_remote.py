@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from harness import Case, Ctx, Outcome, either, fails, succeeds
 
@@ -68,7 +69,44 @@ def _fault(mode: str, what: str, *, within: float | None = None, argv=None, quer
     )
 
 
+REWRITE = [
+    "generate",
+    "--refs",
+    "refs",
+    "--prompt",
+    "a harbour",
+    "-n",
+    "2",
+    "--iterations",
+    "2",
+    "--size",
+    "64x64",
+]
+REWRITE += ["--target", "5", "--out", "run", "--rewriter", "$uri"]
+
+
+def _rewriter(mode: str, what: str, **kw: Any) -> Case:
+    """A prompt rewriter that fails in round 2: the run still finishes, on feedback, and says why."""
+    return Case(
+        f"remote-rewriter-{mode}",
+        AREA,
+        what,
+        succeeds(warns=["feedback rewriting used"], within=60),
+        argv=REWRITE,
+        fake=mode,
+        uri_query=FAST,
+        setup=_refs,
+        timeout=90,
+        **kw,
+    )
+
+
 CASES: list[Case] = [
+    _rewriter("ok", "a rewriter answering a judgment instead of a rewrite (junk for it)"),
+    _rewriter("malformed", "a rewriter answering malformed JSON"),
+    _rewriter("hang", "a rewriter that never answers (timeout 2 s)"),
+    _rewriter("huge", "a rewriter answering 50 MB"),
+    _rewriter("endless", "a rewriter whose answer never ends"),
     Case(
         "remote-ok-compare",
         AREA,
