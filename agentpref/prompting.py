@@ -21,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 from agentpref.term_search import EMPHASIS_PREFIXES as _EMPHASIS
 from agentpref.term_search import find_terms
-from agentpref.vocabulary import Vocabulary
+from agentpref.vocabulary import Term, Vocabulary, load_vocabulary
 
 # How each element reads inside a prompt; {} is the joined terms.
 _PHRASES: dict[Element, str] = {
@@ -126,6 +128,29 @@ def refine_prompt(
     return compose_prompt(subject, profile, refine_emphasis(emphasis, element_scores, threshold), lead, avoid)
 
 
+MIN_AVOIDED_DELTA_E = 25.0
+"""A colour this close (CIE76) to a liked one is not avoided: negating it would take the liked one too."""
+
+
+def _clashes(term: Term, liked: Sequence[Term], vocab: Vocabulary) -> bool:
+    """Whether avoiding `term` would also avoid something liked: a colour near a liked colour, a
+    saturation or detail range that overlaps a liked one, a medium or style of a liked kind."""
+    for other in liked:
+        near = bool(term.rgb and other.rgb) and (
+            float(np.linalg.norm(vocab.color_lab(term) - vocab.color_lab(other))) < MIN_AVOIDED_DELTA_E
+        )
+        overlaps = any(
+            (a := getattr(term, name)) and (b := getattr(other, name)) and a[0] <= b[1] and b[0] <= a[1]
+            for name in ("saturation_range", "detail_range")
+        )
+        kind = bool(term.treatment and term.treatment == other.treatment) or bool(
+            term.family and term.family == other.family
+        )
+        if term.name == other.name or near or overlaps or kind:
+            return True
+    return False
+
+
 def terms_to_avoid(
     rationales: Sequence[Mapping[Element, str]],
     element_scores: Sequence[Mapping[Element, float]],
@@ -133,20 +158,22 @@ def terms_to_avoid(
     vocab: Vocabulary | None = None,
     threshold: float = WEAK_SCORE,
 ) -> list[str]:
-    """Terms the judge named in the worst candidates' reasons for their weak elements, that the
-    person does not like: what those candidates show and the taste does not want.
+    """Terms the judge named in the worst candidates' reasons for their weak elements that
+    avoiding would not also avoid something liked: what those candidates show and the taste
+    does not want.
 
-    >>> terms_to_avoid([{Element.COLOR: "its palette is mostly orange and teal"}],
-    ...                [{Element.COLOR: 1.5}], Profile(color=["Teal"]))
+    >>> terms_to_avoid([{Element.COLOR: "its palette is mostly orange, ultramarine and teal"}],
+    ...                [{Element.COLOR: 1.5}], Profile(color=["Teal", "Navy"]))
     ['Orange']
     """
+    vocab = vocab or load_vocabulary()
     found: dict[str, None] = {}
     for reasons, scores in zip(rationales, element_scores, strict=True):
         for element, text in reasons.items():
             if scores.get(element, 5.0) >= threshold:
                 continue
-            liked_terms = {t.lower() for t in liked.terms(element)}
+            liked_terms = [t for name in liked.terms(element) if (t := vocab.get(name, element)) is not None]
             for term, _ in find_terms(text.split(";")[0], vocab):
-                if term.element is element and term.name.lower() not in liked_terms:
+                if term.element is element and not _clashes(term, liked_terms, vocab):
                     found[term.name] = None
     return list(found)

@@ -75,3 +75,16 @@ def test_a_guess_is_named_once_candidates_were_weak_on_it_and_stays_named():
     assert weak.positive.startswith("x, strongly impressionism style")
     met = refine_prompt("x", PROFILE, weak.emphasis, {Element.ART_STYLES: 4.9, Element.COLOR: 4.8})
     assert "strongly impressionism style" in met.positive
+
+
+def test_what_would_take_a_liked_term_with_it_is_never_avoided():
+    reasons = [
+        {Element.SATURATION: "its colour is soft and mid-key (saturation 0.20, lightness 0.60)",
+         Element.DETAIL: "its detail is minimal (edge density 0.010); it is some way from your liked smooth",
+         Element.COLOR: "its palette is mostly sky blue and crimson"},
+    ]  # fmt: skip
+    liked = Profile(saturation=["Muted"], detail=["Smooth"], color=["Baby Blue"])
+    scores = [{Element.SATURATION: 1.0, Element.DETAIL: 1.0, Element.COLOR: 1.0}]
+    # Soft (0.15-0.36) overlaps Muted (0.1-0.3), Minimal (0-0.03) overlaps Smooth (0-0.04),
+    # sky blue is 2 dE from baby blue: avoiding them would push the picture off the liked terms.
+    assert terms_to_avoid(reasons, scores, liked) == ["Crimson"]
