@@ -154,26 +154,36 @@ def _clashes(term: Term, liked: Sequence[Term], vocab: Vocabulary) -> bool:
 def terms_to_avoid(
     rationales: Sequence[Mapping[Element, str]],
     element_scores: Sequence[Mapping[Element, float]],
-    liked: Profile,
+    profile: UserProfile,
     vocab: Vocabulary | None = None,
     threshold: float = WEAK_SCORE,
 ) -> list[str]:
-    """Terms the judge named in the worst candidates' reasons for their weak elements that
-    avoiding would not also avoid something liked: what those candidates show and the taste
-    does not want.
+    """What the worst candidates share with the dislikes: terms the judge named in their
+    reasons for their weak elements that are like a disliked term (a near colour, an
+    overlapping range, a medium or style of the same kind) and unlike every liked one.
 
-    >>> terms_to_avoid([{Element.COLOR: "its palette is mostly orange, ultramarine and teal"}],
-    ...                [{Element.COLOR: 1.5}], Profile(color=["Teal", "Navy"]))
-    ['Orange']
+    >>> p = UserProfile(likes=Profile(color=["Teal"]), dislikes=Profile(color=["Scarlet"]))
+    >>> reasons = [{Element.COLOR: "its palette is mostly red, orange and teal"}]
+    >>> terms_to_avoid(reasons, [{Element.COLOR: 1.5}], p)
+    ['Red']
     """
     vocab = vocab or load_vocabulary()
+
+    def resolved(names: Sequence[str], element: Element) -> list[Term]:
+        return [t for name in names if (t := vocab.get(name, element)) is not None]
+
     found: dict[str, None] = {}
     for reasons, scores in zip(rationales, element_scores, strict=True):
         for element, text in reasons.items():
             if scores.get(element, 5.0) >= threshold:
                 continue
-            liked_terms = [t for name in liked.terms(element) if (t := vocab.get(name, element)) is not None]
+            liked = resolved(profile.likes.terms(element), element)
+            disliked = resolved(profile.dislikes.terms(element), element)
             for term, _ in find_terms(text.split(";")[0], vocab):
-                if term.element is element and not _clashes(term, liked_terms, vocab):
+                if (
+                    term.element is element
+                    and _clashes(term, disliked, vocab)
+                    and not _clashes(term, liked, vocab)
+                ):
                     found[term.name] = None
     return list(found)

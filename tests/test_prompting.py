@@ -54,18 +54,24 @@ def test_refinement_moves_the_weak_elements_next_to_the_subject_weakest_first():
     assert refined.positive.startswith("a lighthouse, strongly smooth detail, strongly watercolor, ")
 
 
-def test_what_the_worst_candidates_show_and_the_taste_does_not_want_goes_negative():
+def test_what_the_worst_candidates_share_with_the_dislikes_goes_negative():
+    taste = UserProfile(
+        likes=Profile(color=["Teal"], detail=["Smooth"]),
+        dislikes=Profile(color=["Scarlet"], saturation=["Intense"]),
+    )
     reasons = [
-        {Element.COLOR: "its palette is mostly orange and teal; it is closer to your disliked crimson",
+        {Element.COLOR: "its palette is mostly red, orange and teal; it is closer to your disliked scarlet",
+         Element.SATURATION: "its colour is vivid and mid-key (saturation 0.75, lightness 0.50)",
          Element.DETAIL: "its detail is dense (edge density 0.400); it is far from your liked smooth detail"},
-        {Element.COLOR: "its palette is mostly hot pink; it matches your liked palette of teal and navy"},
+        {Element.COLOR: "its palette is mostly vermilion; it matches your liked palette of teal"},
     ]  # fmt: skip
-    scores = [{Element.COLOR: 1.0, Element.DETAIL: 0.5}, {Element.COLOR: 4.6}]
-    avoid = terms_to_avoid(reasons, scores, PROFILE.likes)
-    # Only what the picture is (before ';'), only weak elements, never a liked term.
-    assert avoid == ["Orange", "Dense"]
-    refined = refine_prompt("x", PROFILE, {}, scores[0], avoid=avoid)
-    assert refined.negative == "crimson, orange, intense, neon, dense"  # each once, the profile's first
+    scores = [{Element.COLOR: 1.0, Element.SATURATION: 1.0, Element.DETAIL: 0.5}, {Element.COLOR: 4.6}]
+    # Red is 4 dE from the disliked scarlet; Vivid overlaps the disliked Intense. Orange is like
+    # nothing disliked, dense detail is disliked by no one, the second candidate was not weak.
+    avoid = terms_to_avoid(reasons, scores, taste)
+    assert avoid == ["Red", "Vivid"]
+    refined = refine_prompt("x", taste, {}, scores[0], avoid=avoid)
+    assert refined.negative == "scarlet, intense, red, vivid"  # the profile's first, each once
 
 
 def test_a_guess_is_named_once_candidates_were_weak_on_it_and_stays_named():
@@ -84,7 +90,8 @@ def test_what_would_take_a_liked_term_with_it_is_never_avoided():
          Element.COLOR: "its palette is mostly sky blue and crimson"},
     ]  # fmt: skip
     liked = Profile(saturation=["Muted"], detail=["Smooth"], color=["Baby Blue"])
+    disliked = Profile(saturation=["Pastel"], detail=["Minimal"], color=["Sky Blue", "Crimson"])
     scores = [{Element.SATURATION: 1.0, Element.DETAIL: 1.0, Element.COLOR: 1.0}]
     # Soft (0.15-0.36) overlaps Muted (0.1-0.3), Minimal (0-0.03) overlaps Smooth (0-0.04),
     # sky blue is 2 dE from baby blue: avoiding them would push the picture off the liked terms.
-    assert terms_to_avoid(reasons, scores, liked) == ["Crimson"]
+    assert terms_to_avoid(reasons, scores, UserProfile(likes=liked, dislikes=disliked)) == ["Crimson"]

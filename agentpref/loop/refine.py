@@ -88,9 +88,7 @@ def plan_next_round(
     best = record.assessment(record.best) if record.best else None
     scores = best.element_scores if best else {e: 0.0 for e in ELEMENTS}
     worst = _ranked(record, last.iteration)[::-1][: max(1, record.n // 2)]
-    avoid = terms_to_avoid(
-        [a.rationale for a in worst], [a.element_scores for a in worst], record.profile.likes
-    )
+    avoid = terms_to_avoid([a.rationale for a in worst], [a.element_scores for a in worst], record.profile)
     avoided = list(dict.fromkeys([*last.negative_terms, *avoid]))[-MAX_AVOIDED:]
     prompt = refine_prompt(record.subject, record.profile, last.emphasis, scores, avoid=avoided)
     strategies = [
