@@ -12,7 +12,6 @@ import base64
 import io
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,15 @@ from agentpref.errors import BackendError
 from agentpref.http import RetryPolicy
 from agentpref.images.references import References
 from agentpref.images.refs import ImageRef
-from agentpref.testing.fake_openai import BAD_USAGE, MARKUP, FakeServer, Measured, run_measured, serve_fake
+from agentpref.testing.fake_openai import (
+    BAD_USAGE,
+    MARKUP,
+    FakeServer,
+    Measured,
+    error_within,
+    run_measured,
+    serve_fake,
+)
 
 LIKES = Path(__file__).resolve().parent.parent / "examples" / "likes"
 
@@ -44,28 +51,10 @@ def _compare(uri: str, a: int = 3, b: int = 4):
 
 
 def _fails_within(uri: str, seconds: float) -> str:
-    """The BackendError message of one compare, which must end within `seconds`.
-
-    Run in a thread, so a client that never gives up fails the test instead of hanging it.
-    """
-    outcome: list[BaseException | None] = []
-
-    def attempt() -> None:
-        try:
-            _compare(uri)
-            outcome.append(None)
-        except BaseException as err:
-            outcome.append(err)
-
-    worker = threading.Thread(target=attempt, daemon=True)
-    start = time.monotonic()
-    worker.start()
-    worker.join(seconds + 10)
-    elapsed = time.monotonic() - start
-    assert outcome, f"no answer after {elapsed:.0f} s"
-    assert isinstance(outcome[0], BackendError), outcome[0]
-    assert elapsed < seconds, f"took {elapsed:.1f} s, bound {seconds} s"
-    return str(outcome[0])
+    """The BackendError message of one compare, which must end within `seconds`."""
+    err = error_within(lambda: _compare(uri), seconds)
+    assert isinstance(err, BackendError), err
+    return str(err)
 
 
 def test_ok_answers_a_judgment_and_counts_what_it_cost():

@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +22,7 @@ from agentpref.profile import Element, Profile, UserProfile
 from agentpref.rewriters import CandidateFeedback, Rewrite, RewriteRequest, rewriter_from_uri
 from agentpref.rewriters.base import MAX_ANSWER_CHARS, PRINTABLE, request_text
 from agentpref.rewriters.openai import OpenAIRewriter, rewrite_regex
-from agentpref.testing.fake_openai import MODEL, serve_fake
+from agentpref.testing.fake_openai import MODEL, error_within, serve_fake
 
 SUBJECT = "a lighthouse"
 PROFILE = UserProfile(
@@ -93,27 +91,8 @@ def answering() -> Iterator[Any]:
 
 
 def _failure(rewriter, seconds: float) -> BaseException:
-    """The error one rewrite raised, which must come within `seconds`.
-
-    Run in a thread, so a client that never gives up fails the test instead of hanging it.
-    """
-    outcome: list[BaseException | None] = []
-
-    def attempt() -> None:
-        try:
-            rewriter.rewrite(REQUEST)
-            outcome.append(None)
-        except BaseException as err:
-            outcome.append(err)
-
-    worker = threading.Thread(target=attempt, daemon=True)
-    start = time.monotonic()
-    worker.start()
-    worker.join(seconds + 10)
-    elapsed = time.monotonic() - start
-    assert outcome and outcome[0] is not None, f"no error after {elapsed:.0f} s"
-    assert elapsed < seconds, f"took {elapsed:.1f} s, bound {seconds} s"
-    return outcome[0]
+    """The error one rewrite raised, which must come within `seconds`."""
+    return error_within(lambda: rewriter.rewrite(REQUEST), seconds)
 
 
 # -- what is sent ------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -273,6 +273,29 @@ def _rss_mb(pid: int) -> float:
     except OSError:  # gone, or not Linux
         return 0.0
     return int(line.split()[1]) / 1024
+
+
+def error_within(call: Callable[[], object], seconds: float) -> BaseException:
+    """The exception `call()` raised, which must come within `seconds` (AssertionError if it
+    returned or took longer). Run in a thread, so a client that never gives up fails the test
+    instead of hanging it."""
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as err:
+            outcome.append(err)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    start = time.monotonic()
+    worker.start()
+    worker.join(seconds + 10)
+    elapsed = time.monotonic() - start
+    assert outcome and outcome[0] is not None, f"no error after {elapsed:.0f} s"
+    assert elapsed < seconds, f"took {elapsed:.1f} s, bound {seconds} s"
+    return outcome[0]
 
 
 def run_measured(
