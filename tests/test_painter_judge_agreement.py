@@ -42,7 +42,8 @@ MIN_SCORE = 3.5
 _OPEN = "issue 13: painter and judge disagree"
 KNOWN_DISAGREEMENTS: dict[str, str] = {
     "airbrush": f"{_OPEN} (top-1 1/4, Artistic Medium 1.7)",
-    "flat": f"{_OPEN} (top-1 2/4, Artistic Medium 3.0)",
+    "ink": f"{_OPEN} (top-1 1/4, Artistic Medium 2.2)",
+    "mosaic": f"{_OPEN} (top-1 2/4, Artistic Medium 3.5)",
     "watercolor": f"{_OPEN} (top-1 1/4, Artistic Medium 1.9)",
     "abstract": f"{_OPEN} (top-1 0/4, Art Style 2.1)",
     "geometric": f"{_OPEN} (top-1 2/4, Art Style 3.3)",
