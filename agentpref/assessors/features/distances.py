@@ -1,5 +1,5 @@
-"""What the features assessor knows: distances between measurements, per element, and
-between a measurement and vocabulary terms; treatment and composition recognition.
+"""What the features assessor knows: distances between measurements, per element (how far a
+picture is from a vocabulary term is `features.fit`); treatment and composition recognition.
 
 Distances are in "units": 1 is a difference a person notices, 3 is a different look.
 The treatment and family prototypes are means and spreads of the texture and layout
@@ -12,13 +12,11 @@ one, so each treatment has one component per detail tier (`DETAIL_TIERS`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
 from agentpref.images.measure import LAYOUT_FEATURES, TEXTURE_FEATURES, Measurements
 from agentpref.profile import Element
-from agentpref.vocabulary import Term, srgb_to_lab
 
 COLOR_UNIT = 12.0  # CIE76 distance of one unit
 SATURATION_UNIT = 0.06
@@ -229,8 +227,10 @@ FAMILY_WORDS: dict[str, str] = {
 }
 
 
-def _dlog(x: float) -> float:
-    return math.log(max(x, 0.0) + 0.01)
+def log_detail(edge_density: float) -> float:
+    """The scale detail is compared on: log(edge density + 0.01) (a doubling is the same step
+    everywhere, and a flat picture is not infinitely far)."""
+    return math.log(max(edge_density, 0.0) + 0.01)
 
 
 def palette_distance(a_lab: np.ndarray, a_w: np.ndarray, b_lab: np.ndarray, b_w: np.ndarray) -> float:
@@ -258,7 +258,7 @@ def distance(element: Element, a: Measurements, b: Measurements) -> float:
         dv = (a.lightness_mean - b.lightness_mean) / LIGHTNESS_UNIT
         return math.sqrt(ds * ds + 0.5 * dv * dv)
     if element is Element.DETAIL:
-        de = (_dlog(a.edge_density) - _dlog(b.edge_density)) / DETAIL_UNIT
+        de = (log_detail(a.edge_density) - log_detail(b.edge_density)) / DETAIL_UNIT
         dh = (a.hf_ratio - b.hf_ratio) / 0.05
         return math.sqrt(de * de + 0.25 * dh * dh)
     if element is Element.ARTISTIC_MEDIUM:
@@ -268,13 +268,6 @@ def distance(element: Element, a: Measurements, b: Measurements) -> float:
     la = np.array([a.layout[k] for k in LAYOUT_FEATURES])
     lb = np.array([b.layout[k] for k in LAYOUT_FEATURES])
     return float(np.linalg.norm(_z(la - lb, LAYOUT_SPREAD)) / math.sqrt(len(LAYOUT_FEATURES))) * 1.5
-
-
-def set_distance(element: Element, m: Measurements, refs: Sequence[Measurements]) -> float:
-    """Distance to a reference set: the mean over the nearer half (a taste may have several sides)."""
-    ds = sorted(distance(element, m, r) for r in refs)
-    k = max(1, math.ceil(len(ds) / 2))
-    return float(np.mean(ds[:k]))
 
 
 # -- recognition ----------------------------------------------------------------------------
@@ -312,47 +305,6 @@ def treatment_probabilities(m: Measurements) -> dict[str, float]:
 def family_probabilities(m: Measurements) -> dict[str, float]:
     x = np.array([m.layout[k] for k in LAYOUT_FEATURES])
     return _posterior(_class_costs(x, FAMILY_PROTOTYPES))
-
-
-# -- distances to vocabulary terms (profile-only judging) -----------------------------------
-
-
-def _range_gap(x: float, lo: float, hi: float) -> float:
-    return max(0.0, lo - x, x - hi)
-
-
-def term_distance(element: Element, m: Measurements, terms: Sequence[Term]) -> float | None:
-    """Distance of an image to the nearest of some terms of one element (None without terms)."""
-    if not terms:
-        return None
-    if element is Element.COLOR:
-        rgbs = [t.rgb for t in terms if t.rgb]
-        if not rgbs:
-            return None
-        lab = srgb_to_lab(np.array(rgbs, dtype=np.float64))
-        w = np.ones(len(lab)) / len(lab)
-        return palette_distance(*m.palette_lab(), lab, w)
-    best = math.inf
-    for t in terms:
-        if element is Element.SATURATION and t.saturation_range:
-            ds = _range_gap(m.saturation_mean, *t.saturation_range) / SATURATION_UNIT
-            dv = (
-                _range_gap(m.lightness_mean, *t.lightness_range) / LIGHTNESS_UNIT
-                if t.lightness_range
-                else 0.0
-            )
-            best = min(best, math.sqrt(ds * ds + 0.5 * dv * dv))
-        elif element is Element.DETAIL and t.detail_range:
-            lo, hi = t.detail_range
-            gap = max(0.0, _dlog(lo) - _dlog(m.edge_density), _dlog(m.edge_density) - _dlog(hi))
-            best = min(best, gap / DETAIL_UNIT)
-        elif element is Element.ARTISTIC_MEDIUM and t.treatment:
-            p = treatment_probabilities(m)
-            best = min(best, 3.0 * (1.0 - p.get(t.treatment, 0.0) / max(p.values())))
-        elif element is Element.ART_STYLES and t.family:
-            p = family_probabilities(m)
-            best = min(best, 3.0 * (1.0 - p.get(t.family, 0.0) / max(p.values())))
-    return None if best == math.inf else best
 
 
 def set_prototypes(

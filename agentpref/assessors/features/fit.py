@@ -32,6 +32,7 @@ from agentpref.assessors.features.distances import (
     LIGHTNESS_UNIT,
     SATURATION_UNIT,
     family_probabilities,
+    log_detail,
     palette_distance,
     treatment_probabilities,
 )
@@ -41,12 +42,6 @@ from agentpref.vocabulary import LIGHTNESS_KEYS, Term, Vocabulary, load_vocabula
 
 INSIDE_PULL = 0.25
 """Distance (units) at a range's edge, from 0 at its middle: what keeps an inside range ordered."""
-
-
-def log_detail(edge_density: float) -> float:
-    """The scale detail is compared on: log(edge density + 0.01) (a doubling is the same step
-    everywhere, and a flat picture is not infinitely far)."""
-    return math.log(max(edge_density, 0.0) + 0.01)
 
 
 def range_distance(x: float, lo: float, hi: float, unit: float) -> float:

@@ -27,9 +27,10 @@ from agentpref.assessors.features.distances import (
     SATURATION_UNIT,
     TREATMENT_WORDS,
     family_probabilities,
+    log_detail,
     treatment_probabilities,
 )
-from agentpref.assessors.features.fit import log_detail, range_distance
+from agentpref.assessors.features.fit import range_distance
 from agentpref.images.measure import Measurements
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 from agentpref.term_search import find_terms
