@@ -25,7 +25,7 @@ import numpy as np
 
 from agentpref.profile import ELEMENTS, Element, Profile, UserProfile
 from agentpref.term_search import EMPHASIS_PREFIXES as _EMPHASIS
-from agentpref.term_search import find_terms
+from agentpref.term_search import MAX_EMPHASIS, find_terms
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary
 
 # How each element reads inside a prompt; {} is the joined terms.
@@ -67,7 +67,7 @@ def _element_phrases(
             # generator somewhere the person never asked for.
             left_out.append(element)
             continue
-        level = min(emphasis.get(element, 0), len(_EMPHASIS) - 1)
+        level = min(emphasis.get(element, 0), MAX_EMPHASIS)
         phrases.append(_EMPHASIS[level] + _PHRASES[element].format(_join(terms)))
     return phrases, left_out
 
@@ -110,7 +110,7 @@ def refine_emphasis(
     """Raise the emphasis of every element the best candidate scored weakly on."""
     refined = dict(emphasis)
     for element in weak_elements(element_scores, threshold):
-        refined[element] = min(refined.get(element, 0) + 1, len(_EMPHASIS) - 1)
+        refined[element] = min(refined.get(element, 0) + 1, MAX_EMPHASIS)
     return refined
 
 

@@ -23,6 +23,8 @@ EMPHASIS_PREFIXES = ("", "strongly ", "very strongly ", "above all ")
 _EMPHASIS = sorted(
     ((p.strip(), level) for level, p in enumerate(EMPHASIS_PREFIXES) if p), key=lambda x: -len(x[0])
 )
+MAX_EMPHASIS = len(EMPHASIS_PREFIXES) - 1
+"""The strongest emphasis level a prompt can write."""
 
 
 _INDEXES: WeakKeyDictionary[Vocabulary, dict[tuple[str, ...], Term]] = WeakKeyDictionary()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agentpref.errors import InputError
-from agentpref.generators.base import Generator
+from agentpref.generators.base import Generator, ImageConditioning
 from agentpref.generators.painter.generator import SUBJECT_NOTE, PainterGenerator
 from agentpref.images.measure import measure
 from agentpref.profile import Element, Profile, UserProfile
@@ -308,3 +308,25 @@ def test_a_minimal_detail_whose_middle_is_disliked_still_paints(painter: Painter
     and narrowing a band around zero divided by zero."""
     out = painter.generate("strongly minimal detail", negative_prompt="smooth detail", seed=3, size=(64, 64))
     assert out[0].image.size == (64, 64)
+
+
+def test_a_variation_draws_one_element_again_and_keeps_the_rest(painter: PainterGenerator) -> None:
+    """Term search re-draws a weak element of the best picture: another composition keeps its
+    colours, marks, saturation and detail; variation 0 is the seed's own draw."""
+    p = _profile(color=["Teal", "Navy", "Crimson"], artistic_medium=["Ink"], detail=["Moderate"])
+    base = painter.generate("a harbour", seed=9, size=(128, 128), profile=p)[0]
+    same = painter.generate(
+        "a harbour", seed=9, size=(128, 128), profile=p,
+        conditioning=ImageConditioning(variation={Element.ART_STYLES: 0}),
+    )[0]  # fmt: skip
+    assert same.png_bytes() == base.png_bytes() and "variation" not in same.params
+    composed = painter.generate(
+        "a harbour", seed=9, size=(128, 128), profile=p,
+        conditioning=ImageConditioning(variation={Element.ART_STYLES: 1}),
+    )[0]  # fmt: skip
+    assert composed.png_bytes() != base.png_bytes()
+    assert composed.params["variation"] == {"Art Styles": 1}
+    for key in ("colors", "treatment", "saturation_target", "detail_target"):
+        assert composed.params[key] == base.params[key], key
+    with pytest.raises(InputError, match="img2img"):
+        painter.generate("x", size=(32, 32), conditioning=ImageConditioning(init_image=base.image))

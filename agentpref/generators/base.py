@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentpref.images.png import DEFAULT_LEVEL, encode_png
-from agentpref.profile import UserProfile
+from agentpref.profile import Element, UserProfile
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -36,14 +36,18 @@ class ImageConditioning:
 
     `init_image`: img2img, start from this picture and move `strength` of the way (0 keeps it,
     1 ignores it) toward the prompt. `image_prompts`: IP-Adapter, pictures the result should
-    resemble, at `image_prompt_scale`. A generator lists what it can do in its `conditioning`
-    attribute ("img2img", "image_prompts"); the loop only asks for what is listed there.
+    resemble, at `image_prompt_scale`. `variation`: the seed's picture with the decisions about
+    some elements drawn again (`{Element.ART_STYLES: 2}`: its second other composition), for
+    generators whose randomness is separable by element (the painter). A generator lists what
+    it can do in its `conditioning` attribute ("img2img", "image_prompts", "variation"); the
+    loop only asks for what is listed there.
     """
 
     init_image: Image.Image | None = None
     strength: float = 0.5
     image_prompts: tuple[Image.Image, ...] = ()
     image_prompt_scale: float = 0.5
+    variation: Mapping[Element, int] = field(default_factory=dict)
 
     def kinds(self) -> frozenset[str]:
         """What this conditioning needs from a generator."""
@@ -51,6 +55,7 @@ class ImageConditioning:
             [
                 *(["img2img"] if self.init_image is not None else []),
                 *(["image_prompts"] if self.image_prompts else []),
+                *(["variation"] if any(self.variation.values()) else []),
             ]
         )
 
@@ -65,7 +70,7 @@ class Generator(Protocol):
     reports progress within slow generations (denoising steps); fast backends may ignore it.
 
     A generator that can take images besides the prompt names the kinds in a `conditioning`
-    attribute (a frozenset of "img2img", "image_prompts") and accepts a `conditioning:
+    attribute (a frozenset of "img2img", "image_prompts", "variation") and accepts a `conditioning:
     ImageConditioning | None` keyword; the loop passes that keyword only to such generators.
     """
 

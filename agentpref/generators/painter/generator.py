@@ -30,13 +30,14 @@ import numpy as np
 from PIL import Image
 
 from agentpref.errors import InputError
-from agentpref.generators.base import GeneratedImage
+from agentpref.generators.base import GeneratedImage, ImageConditioning
 from agentpref.generators.painter.compose import Palette, compose, shade
 from agentpref.generators.painter.plan import AVOID_DELTA_E, Plan, make_plan
+from agentpref.generators.painter.streams import Variation, decision_streams
 from agentpref.generators.painter.tone import tone
 from agentpref.generators.painter.treat import surface, treat
 from agentpref.images.measure import edge_density, hsv_sv
-from agentpref.profile import UserProfile
+from agentpref.profile import Element, UserProfile
 from agentpref.vocabulary import srgb_to_lab
 
 SUBJECT_NOTE = "painter renders style only; it does not draw the prompt's subject"
@@ -45,6 +46,8 @@ SEARCH_SIDE = 256  # edge density is defined on a 256 px long side (agentpref.vo
 FULL_RENDERS = 2  # full-size tries after the search at SEARCH_SIDE
 DETAIL_TOLERANCE = 1.15  # accepted factor outside a detail term's range (as in the painter's note)
 MAX_SIDE = 4096
+# The element each painting stage's stream shapes, in order (palette, composition, marks, surface).
+PAINT_DECISIONS = (Element.COLOR, Element.ART_STYLES, Element.ARTISTIC_MEDIUM, Element.ARTISTIC_MEDIUM)
 
 
 def _luma(c: tuple[int, ...]) -> float:
@@ -97,6 +100,7 @@ class PainterGenerator:
     """Embedded procedural generator: no weights, deterministic per seed, ~0.1-0.3 s per 512 px image."""
 
     name = "painter"
+    conditioning = frozenset({"variation"})
 
     def __init__(self, max_renders: int = MAX_RENDERS) -> None:
         self.max_renders = max_renders
@@ -110,14 +114,22 @@ class PainterGenerator:
         size: tuple[int, int] = (512, 512),
         profile: UserProfile | None = None,
         on_step: Callable[[int, int], None] | None = None,  # a render is one step: nothing to report
+        conditioning: ImageConditioning | None = None,
     ) -> list[GeneratedImage]:
+        """`n` images from seeds `seed`, `seed + 1`, ...; a `conditioning` may ask for a
+        `variation` (decisions about some elements drawn again, see `streams`)."""
         if n < 1:
             raise InputError(f"n: need at least one image, got {n}")
         w, h = int(size[0]), int(size[1])
         if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
             raise InputError(f"size: {w}x{h} is outside 16..{MAX_SIDE} px per side")
         base_seed = int(seed) if seed is not None else int(np.random.default_rng().integers(0, 2**31 - 1))
-        return [self._one(prompt, negative_prompt, base_seed + i, (w, h), profile) for i in range(n)]
+        if conditioning is not None and (unable := conditioning.kinds() - self.conditioning):
+            raise InputError(f"painter: cannot take {', '.join(sorted(unable))}; it takes only a variation")
+        variation = {e: v for e, v in (conditioning.variation if conditioning else {}).items() if v}
+        return [
+            self._one(prompt, negative_prompt, base_seed + i, (w, h), profile, variation) for i in range(n)
+        ]
 
     def _one(
         self,
@@ -126,9 +138,10 @@ class PainterGenerator:
         seed: int,
         size: tuple[int, int],
         profile: UserProfile | None,
+        variation: Variation,
     ) -> GeneratedImage:
-        plan = make_plan(prompt, negative_prompt, profile, np.random.default_rng([seed, 0]))
-        image, measured = self.render(plan, seed, size)
+        plan = make_plan(prompt, negative_prompt, profile, np.random.default_rng([seed, 0]), variation)
+        image, measured = self.render(plan, seed, size, variation)
         notes = [SUBJECT_NOTE]
         lo, hi = plan.detail_range
         if plan.detail is not None and not (
@@ -144,11 +157,18 @@ class PainterGenerator:
             prompt=prompt,
             negative_prompt=negative_prompt,
             backend=self.name,
-            params={**plan.params(), "size": list(size), "measured": measured},
+            params={
+                **plan.params(),
+                "size": list(size),
+                "measured": measured,
+                **({"variation": {e.value: v for e, v in variation.items()}} if variation else {}),
+            },
             notes=notes,
         )
 
-    def render(self, plan: Plan, seed: int, size: tuple[int, int]) -> tuple[Image.Image, dict[str, Any]]:
+    def render(
+        self, plan: Plan, seed: int, size: tuple[int, int], variation: Variation | None = None
+    ) -> tuple[Image.Image, dict[str, Any]]:
         """Paint `plan`, searching the complexity that puts the edge density in range.
 
         Edge density is measured at SEARCH_SIDE px anyway, so the search renders at that
@@ -160,10 +180,10 @@ class PainterGenerator:
         scale = SEARCH_SIDE / max(size)
         if scale < 1:
             small = (max(16, round(size[0] * scale)), max(16, round(size[1] * scale)))
-            c, _, _ = self._search(plan, seed, small, c, self.max_renders, 1.0)
-            c, ed, img = self._search(plan, seed, size, c, FULL_RENDERS, DETAIL_TOLERANCE)
+            c, _, _ = self._search(plan, seed, small, c, self.max_renders, 1.0, variation)
+            c, ed, img = self._search(plan, seed, size, c, FULL_RENDERS, DETAIL_TOLERANCE, variation)
         else:
-            c, ed, img = self._search(plan, seed, size, c, self.max_renders, 1.0)
+            c, ed, img = self._search(plan, seed, size, c, self.max_renders, 1.0, variation)
         s, v = hsv_sv(np.asarray(img, dtype=np.float32)[::2, ::2] / 255.0)
         measured = {
             "edge_density": round(ed, 4),
@@ -173,9 +193,13 @@ class PainterGenerator:
         }
         return img, measured
 
-    def _paint(self, plan: Plan, seed: int, size: tuple[int, int], c: float) -> Image.Image:
+    def _paint(
+        self, plan: Plan, seed: int, size: tuple[int, int], c: float, variation: Variation | None
+    ) -> Image.Image:
         # A stream per stage: a seed keeps its composition when the palette changes (see make_plan).
-        r_palette, r_compose, r_treat, r_surface = np.random.default_rng([seed, 1]).spawn(4)
+        r_palette, r_compose, r_treat, r_surface = decision_streams(
+            np.random.default_rng([seed, 1]), PAINT_DECISIONS, variation or {}
+        )
         pal = _palette(plan, r_palette)
         base = compose(plan.family, size, pal, c, r_compose)
         treated = treat(plan.treatment, base, c, r_treat)
@@ -193,6 +217,7 @@ class PainterGenerator:
         c: float,
         renders: int,
         tolerance: float,
+        variation: Variation | None = None,
     ) -> tuple[float, float, Image.Image]:
         """Render from complexity `c`, correcting it until the edge density is in range
         (widened by `tolerance`), at most `renders` times."""
@@ -201,7 +226,7 @@ class PainterGenerator:
         tried: list[tuple[float, float, Image.Image]] = []
         c_lo, c_hi = 0.0, 1.0
         for _ in range(renders):
-            img = self._paint(plan, seed, size, c)
+            img = self._paint(plan, seed, size, c, variation)
             ed = edge_density(img)
             tried.append((c, ed, img))
             if lo <= ed <= hi:

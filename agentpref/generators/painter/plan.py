@@ -32,14 +32,23 @@ from typing import Any
 import numpy as np
 
 from agentpref.generators.painter.compose import COMPOSERS
+from agentpref.generators.painter.streams import Variation, decision_streams
 from agentpref.generators.painter.treat import TREATMENTS
 from agentpref.profile import Element, Profile, UserProfile
-from agentpref.term_search import EMPHASIS_PREFIXES, terms_by_element
+from agentpref.term_search import MAX_EMPHASIS, terms_by_element
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary, srgb_to_lab
 
+# The element each of make_plan's decisions shapes, in the order its streams are drawn.
+PLAN_DECISIONS = (
+    Element.COLOR,
+    Element.SATURATION,
+    Element.SATURATION,
+    Element.DETAIL,
+    Element.ARTISTIC_MEDIUM,
+    Element.ART_STYLES,
+)
 MAX_COLORS = 5
 AVOID_DELTA_E = 25.0  # CIELAB distance under which a colour counts as the avoided one
-MAX_EMPHASIS = len(EMPHASIS_PREFIXES) - 1
 
 
 @dataclass
@@ -141,14 +150,18 @@ def make_plan(
     negative_prompt: str | None,
     profile: UserProfile | None,
     rng: np.random.Generator,
+    variation: Variation | None = None,
 ) -> Plan:
     """Resolve what to paint (see the module's docstring for the rules).
 
     Each decision draws from its own stream of `rng`, so a seed keeps its medium, composition
     and colour picks when the prompt changes something else: refinement re-paints the same
-    picture more decisively instead of painting a new one.
+    picture more decisively instead of painting a new one. A `variation` re-draws the
+    decisions of the elements it names (`streams`).
     """
-    r_colors, r_saturation, r_lightness, r_detail, r_medium, r_style = rng.spawn(6)
+    r_colors, r_saturation, r_lightness, r_detail, r_medium, r_style = decision_streams(
+        rng, PLAN_DECISIONS, variation or {}
+    )
     vocab = load_vocabulary()
     likes = profile.likes if profile else Profile()
     dislikes = profile.dislikes if profile else Profile()
