@@ -150,8 +150,8 @@ def personalize(
     `painter`) or ready objects; the run records their URIs with secrets redacted. The run
     folder (default: a new folder under ./runs) holds the images and report.html; its PNGs
     are compressed at zlib level `png_compression` (0 stores them: fastest, biggest). `refine`
-    chooses how rounds improve on each other (`RefineSettings`: exploitation of the best
-    seeds, a language-model rewriter, img2img, image prompts; feedback rewriting always).
+    chooses how rounds improve on each other (`RefineSettings`: term search around the best
+    so far, a language-model rewriter, img2img, image prompts; feedback rewriting always).
     `on_progress(kind, payload)` receives each finished step ("node") and the nodes' own
     progress messages ("progress"). Without a `prompt` the subject is the liked images'
     shared one, else a neutral scene (`agentpref.subjects.choose_subject`); the choice is

@@ -6,18 +6,21 @@
    judge's calls are timed, and what is left of the run's wall time, divided by the images
    made, is the loop's own cost: encoding and saving candidates, hashing, records,
    checkpoints, report thumbnails. Per image is the slope between a run and one twice as
-   long; what a run costs once (graph, checkpointer, references) is printed beside it.
+   long, the median over several such pairs; what a run costs once (graph, checkpointer,
+   references) is printed beside it.
    Target: at most 10 ms per image at the default PNG level.
 2. Batched against one-per-call generation on the tiny random Stable Diffusion pipeline
    (CPU): four candidates in one call against four calls of one, same seeds.
 
-    python benchmarks/loop_cost.py [--iterations 3] [-n 4] [--size 512] [--levels 1,0,6] [--no-tiny] [--json]
+    python benchmarks/loop_cost.py [--iterations 3] [-n 4] [--size 512] [--levels 1,0,6] [--repeats 5]
+                                   [--breakdown] [--no-tiny] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -101,23 +104,81 @@ def loop_seconds(iterations: int, n: int, side: int, level: int, out: Path) -> t
         out=out, size=(side, side), generator=generator, assessor=assessor, png_compression=level,
     )  # fmt: skip
     wall = time.perf_counter() - start
+    shutil.rmtree(out)  # a long benchmark would otherwise fill the disk with candidates
     parts = {"wall": wall, "generator": generator.seconds, "judge": assessor.seconds}
     return wall - generator.seconds - assessor.seconds, parts
 
 
-def loop_overhead(iterations: int, n: int, side: int, level: int, out: Path) -> dict[str, Any]:
+def loop_overhead(iterations: int, n: int, side: int, level: int, repeats: int, out: Path) -> dict[str, Any]:
     """Per image: the slope between a run of `iterations` rounds and one of twice as many (what
-    each further image costs); fixed: what is left (graph, checkpointer, references)."""
-    short, parts = loop_seconds(iterations, n, side, level, out / "short")
-    long, _ = loop_seconds(2 * iterations, n, side, level, out / "long")
-    per_image = (long - short) / (iterations * n)
+    each further image costs), the median of `repeats` such pairs (one pair swings by several ms
+    per image on a shared machine); fixed: what is left (graph, checkpointer, references)."""
+    slopes, fixed, runs = [], [], []
+    for r in range(repeats):
+        short, parts = loop_seconds(iterations, n, side, level, out / f"short-{r}")
+        long, _ = loop_seconds(2 * iterations, n, side, level, out / f"long-{r}")
+        per_image = (long - short) / (iterations * n)
+        slopes.append(per_image)
+        fixed.append(short - per_image * iterations * n)
+        runs.append(parts)
+    middle = sorted(range(repeats), key=lambda i: slopes[i])[repeats // 2]
     return {
         "png_compression": level,
         "side": side,
-        "ms_per_image": round(per_image * 1000, 1),
-        "fixed_ms_per_run": round((short - per_image * iterations * n) * 1000, 1),
-        "short_run": {k: round(v, 3) for k, v in parts.items()} | {"images": iterations * n},
+        "ms_per_image": round(slopes[middle] * 1000, 1),
+        "ms_per_image_each": sorted(round(s * 1000, 1) for s in slopes),
+        "fixed_ms_per_run": round(fixed[middle] * 1000, 1),
+        "short_run": {k: round(v, 3) for k, v in runs[middle].items()} | {"images": iterations * n},
     }
+
+
+# What `--breakdown` times: (part, module, attribute where the loop looks it up).
+PARTS = [
+    ("PNG encoding", "agentpref.generators.base", "encode_png"),
+    ("sha256", "agentpref.images.refs", "content_hash"),
+    ("report thumbnails", "agentpref.images.store", "ImageStore.thumbnail"),
+    ("candidate files (synced)", "agentpref.runs.folder", "RunFolder.save_candidate"),
+    ("events log", "agentpref.runs.folder", "RunFolder.log"),
+    ("report rendering", "agentpref.loop.nodes", "render_report"),
+    ("record files (background, synced)", "agentpref.runs.folder", "RunFolder.write_record"),
+    ("checkpoints", "langgraph.checkpoint.sqlite", "SqliteSaver.put"),
+    ("checkpoints' pending writes", "langgraph.checkpoint.sqlite", "SqliteSaver.put_writes"),
+    ("refine node", "agentpref.loop.nodes", "refine"),
+]
+
+
+def breakdown(iterations: int, n: int, side: int, level: int, out: Path) -> dict[str, float]:
+    """Milliseconds per image spent in each of `PARTS` during one run, summed over threads."""
+    import functools
+    import importlib
+    import threading
+
+    spent = dict.fromkeys([part for part, _, _ in PARTS], 0.0)
+    lock = threading.Lock()
+    restore = []
+    for part, module, attribute in PARTS:
+        owner: Any = importlib.import_module(module)
+        *path, name = attribute.split(".")
+        for step in path:
+            owner = getattr(owner, step)
+        real = getattr(owner, name)
+
+        def timed(*args: Any, _real: Any = real, _part: str = part, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                with lock:
+                    spent[_part] += time.perf_counter() - start
+
+        setattr(owner, name, functools.wraps(real)(timed))
+        restore.append((owner, name, real))
+    try:
+        loop_seconds(iterations, n, side, level, out)
+    finally:
+        for owner, name, real in restore:
+            setattr(owner, name, real)
+    return {part: round(seconds * 1000 / (iterations * n), 2) for part, seconds in spent.items()}
 
 
 def batched_vs_single(n: int, repeats: int) -> dict[str, Any]:
@@ -156,7 +217,12 @@ def main() -> None:
     parser.add_argument(
         "--levels", default="1,0,6", help="PNG compression levels to measure; the first is the target's"
     )
-    parser.add_argument("--repeats", type=int, default=5, help="tiny-pipeline timings, interleaved (median)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="pairs of runs per level, and tiny-pipeline timings (medians)"
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="then time the loop's parts in a run at the first level"
+    )
     parser.add_argument("--no-tiny", action="store_true", help="skip part 2 (needs the diffusers extra)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -165,22 +231,38 @@ def main() -> None:
         loop_seconds(1, args.n, args.size, 1, Path(tmp) / "warm-up")  # imports and first-use costs
         for level in [int(x) for x in args.levels.split(",")]:
             print(f"part 1: runs of ready-made photo-like images, PNG level {level} ...", file=sys.stderr)
-            overheads.append(loop_overhead(args.iterations, args.n, args.size, level, Path(tmp) / str(level)))
+            overheads.append(
+                loop_overhead(args.iterations, args.n, args.size, level, args.repeats, Path(tmp) / str(level))
+            )
+        level = int(args.levels.split(",")[0])
+        parts = (
+            breakdown(2 * args.iterations, args.n, args.size, level, Path(tmp) / "parts")
+            if args.breakdown
+            else None
+        )
     tiny = None
     if not args.no_tiny:
         print("part 2: the tiny Stable Diffusion pipeline, batched and one per call ...", file=sys.stderr)
         tiny = batched_vs_single(args.n, args.repeats)
     if args.json:
-        print(json.dumps({"loop": overheads, "tiny_pipeline": tiny}))
+        print(json.dumps({"loop": overheads, "parts_ms_per_image": parts, "tiny_pipeline": tiny}))
         return
     for i, o in enumerate(overheads):
         verdict = f" (target <= 10: {'PASS' if o['ms_per_image'] <= 10 else 'FAIL'})" if i == 0 else ""
         short = o["short_run"]
         print(
             f"loop overhead at {o['side']}px, PNG level {o['png_compression']}: {o['ms_per_image']} ms per "
-            f"image{verdict}, {o['fixed_ms_per_run']} ms per run; a run of {short['images']} images took "
+            f"image{verdict} (median of {o['ms_per_image_each']}), {o['fixed_ms_per_run']} ms per run; "
+            f"a run of {short['images']} images took "
             f"{short['wall']} s: generator {short['generator']} s, judge {short['judge']} s, the rest loop"
         )
+    if parts:
+        print(
+            f"where it goes at PNG level {level}, ms per image summed over threads (parts run in parallel "
+            "and beside the judge, so they do not add up to the figure above):"
+        )
+        for part, ms in parts.items():
+            print(f"  {part:36s} {ms:6.2f}")
     if tiny:
         print(
             f"tiny pipeline, {tiny['n']} images: one call {tiny['one_call_s']} s, {tiny['n']} calls of one "

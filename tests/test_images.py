@@ -577,3 +577,15 @@ def test_numpy_pixels_are_images_and_odd_arrays_are_named() -> None:
     ]:
         with pytest.raises(ImageError, match=reason):
             ImageRef.coerce(array)
+
+
+def test_the_quick_detail_and_saturation_readings_are_the_measurements_the_judge_uses() -> None:
+    """Term search reads a candidate's detail and saturation cheaply; they must be the judge's numbers."""
+    from agentpref.images.measure import edge_density, mean_saturation, measure
+
+    rng = np.random.default_rng(3)
+    for side in (64, 300, 700):
+        image = Image.fromarray((rng.random((side, side + 17, 3)) ** 2 * 255).astype(np.uint8))
+        m = measure(image)
+        assert round(edge_density(image), 5) == m.edge_density
+        assert round(mean_saturation(image), 5) == m.saturation_mean

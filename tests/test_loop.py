@@ -41,17 +41,26 @@ def test_personalize_runs_the_loop_and_leaves_a_complete_run_folder(example_refs
     assert second.judgment is not None and not second.judgment.failed
     assert second.strategies[0].startswith("feedback: stressed ")
     best_first = record.candidate(record.iterations[0].best_candidate)
-    if (second.prompt, second.negative_prompt) != (
-        record.iterations[0].prompt,
-        record.iterations[0].negative_prompt,
-    ):
-        # Half the round keeps the best seed, under the new prompt.
-        assert second.strategies[1] == f"exploitation: 1 candidate(s) keep the seeds of {best_first.id}"
-        assert second.seeds == {0: best_first.seed} and record.candidate("it02-c00").seed == best_first.seed
-    else:  # the same prompt on the same seed would make the same picture again
-        assert second.strategies[1] == "exploitation: the prompts did not change, so new seeds instead"
-        assert record.candidate("it02-c00").seed == 2 * 1000
-    assert record.candidate("it02-c01").seed == 2 * 1000 + 1  # the rest: the round's own seeds
+    # Term search: round 2 keeps the best's seed and changes one element per candidate, never
+    # remaking a picture already made (same seed, prompts and draws).
+    assert second.strategies[1].startswith("term search: 2 candidate(s) change one element of the best")
+    assert second.variants.keys() == {0, 1} and best_first.id in second.strategies[1]
+    made = set()
+    for c in record.candidates:
+        variant = record.iterations[c.iteration - 1].variants.get(c.index)
+        made.add(
+            (
+                c.seed,
+                c.prompt,
+                c.negative_prompt,
+                tuple(sorted((variant.variation if variant else {}).items())),
+            )
+        )
+    assert len(made) == 4
+    for index, variant in second.variants.items():
+        candidate = record.candidate(f"it02-c{index:02d}")
+        assert candidate.seed == best_first.seed and candidate.prompt == variant.prompt
+        assert candidate.params.get("variation", {}) == {e.value: v for e, v in variant.variation.items()}
     lines = [json.loads(line) for line in (run / "judgments.jsonl").read_text().splitlines()]
     assert [line["kind"] for line in lines].count("assessment") == 4
     assert steps.count("node:predict_profile") == 1 and steps.count("node:generate") == 2

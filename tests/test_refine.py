@@ -1,6 +1,6 @@
 """The refine step's strategies in a whole run: a model rewriter that answers is used, one that
-answers junk or fails falls back to feedback rewriting and says so; exploitation keeps the best
-seeds; img2img and image prompts reach a generator that takes them, and are refused politely by
+answers junk or fails falls back to feedback rewriting and says so; term search varies the
+best on its seed; img2img and image prompts reach a generator that takes them, and are refused politely by
 one that does not."""
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def test_a_rewriter_that_answers_writes_the_next_round_and_is_recorded_without_i
     second = record.iterations[1]
     assert (second.prompt, second.negative_prompt) == (answer["positive"], answer["negative"])
     assert any(s.startswith("rewriter vllm:") and s.endswith("cooler palette") for s in second.strategies)
-    assert all(c.prompt == answer["positive"] for c in record.candidates if c.iteration == 2)
+    # Term search changes the best in the other slots; the last keeps the rewriter's prompts.
+    assert second.variants.keys() == {0}
+    assert record.candidate("it02-c01").prompt == answer["positive"]
     # The model was told the subject, the profile and how the round's candidates scored.
     shown = json.loads(sent["messages"][1]["content"])
     assert shown["subject"] == "a harbour" and shown["best"] and shown["worst"]
@@ -90,7 +92,11 @@ def test_img2img_starts_exploited_candidates_from_the_best_and_image_prompts_rea
     record = _run(example_refs, tmp_path, refine, generator=painter).record
     first_best = record.candidate(record.iterations[0].best_candidate)
     second = record.iterations[1]
-    assert second.starts_from == {0: first_best.id} and second.seeds == {0: first_best.seed}
+    # Term search's candidates each start from the candidate they change, on its seed.
+    assert second.starts_from and second.starts_from.keys() == second.variants.keys()
+    assert second.starts_from[0] == first_best.id and second.seeds[0] == first_best.seed
+    for index, parent in second.starts_from.items():
+        assert second.seeds[index] == record.candidate(parent).seed
     assert any("strength 0.4" in s for s in second.strategies)
     assert any("image prompts" in s for s in record.iterations[0].strategies)
     likes = len([r for r in record.references if r.liked])
@@ -98,18 +104,19 @@ def test_img2img_starts_exploited_candidates_from_the_best_and_image_prompts_rea
         assert conditioning is not None and len(conditioning.image_prompts) == min(likes, 4)
         assert conditioning.image_prompt_scale == 0.7
     started = [c for seed, c in painter.given if c is not None and c.init_image is not None]
-    assert len(started) == 1 and started[0].strength == 0.4
+    assert len(started) == len(second.starts_from) and all(c.strength == 0.4 for c in started)
     assert started[0].init_image.size == (64, 64)
 
 
 def test_a_generator_without_img2img_or_image_prompts_is_told_apart_in_warnings(example_refs, tmp_path):
     record = _run(example_refs, tmp_path, RefineSettings(img2img_strength=0.4, image_prompt_scale=0.5)).record
     assert any("image prompts: the generator painter takes none" in w for w in record.warnings)
-    assert any("cannot start from an image; seeds only" in w for w in record.warnings)
-    assert not record.iterations[1].starts_from  # seeds only, if any
+    assert any("cannot start from an image; prompts only" in w for w in record.warnings)
+    assert not record.iterations[1].starts_from  # term search on seeds and prompts only
 
 
 def test_without_exploitation_every_round_uses_its_own_seeds(example_refs, tmp_path):
     record = _run(example_refs, tmp_path, RefineSettings(exploit=False)).record
     assert [c.seed for c in record.candidates] == [1000, 1001, 2000, 2001]
-    assert not any(s.startswith("exploitation") for s in record.iterations[1].strategies)
+    assert not any(s.startswith("term search") for s in record.iterations[1].strategies)
+    assert not record.iterations[1].variants

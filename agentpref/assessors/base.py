@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from agentpref.images.measure import Measurements
 from agentpref.images.references import References
 from agentpref.images.refs import ImageLike
 from agentpref.judgment import Judgment, Ranking
@@ -38,6 +39,14 @@ class Assessor(Protocol):
     async def acompare(self, refs_or_profile: RefsOrProfile, a: ImageLike, b: ImageLike) -> Judgment: ...
 
     async def arank(self, refs_or_profile: RefsOrProfile, candidates: Sequence[ImageLike]) -> Ranking: ...
+
+
+@runtime_checkable
+class Measuring(Protocol):
+    """An assessor that measures pictures (the features judge): `measure` is cached by content,
+    so what it measured while judging is free to ask again."""
+
+    def measure(self, image: ImageLike) -> Measurements: ...
 
 
 class SyncAssessor:

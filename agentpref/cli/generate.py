@@ -70,7 +70,8 @@ MAX_SEED = 2**63 - 1  # agentpref.loop.state.MAX_SEED, a literal: `agentpref --h
     "--exploit/--no-exploit",
     default=True,
     show_default=True,
-    help="Half of each later round keeps the seeds of the best candidates so far.",
+    help="Term search: each later candidate is the best so far, on its seed, with one weak element "
+    "changed (a neighbouring word in the direction it missed, another medium or style, more stress).",
 )
 @click.option(
     "--rewriter",
@@ -83,7 +84,7 @@ MAX_SEED = 2**63 - 1  # agentpref.loop.state.MAX_SEED, a literal: `agentpref --h
 @click.option(
     "--img2img-strength",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    help="Exploited candidates start from the best images so far, this far toward the new prompt "
+    help="Term search's candidates start from the images they change, this far toward the new prompt "
     "(diffusers generators; e.g. 0.5).",
 )
 @click.option(

@@ -341,6 +341,12 @@ def _layout(lab: np.ndarray, mag: np.ndarray) -> dict[str, float]:
     }
 
 
+def mean_saturation(image: Image.Image) -> float:
+    """The vocabulary's saturation: mean HSV saturation at 256 px long side (`saturation_mean`)."""
+    s, _ = hsv_sv(np.asarray(analysis_copy(image), dtype=np.float32) / 255.0)
+    return float(s.mean())
+
+
 def measure(image: Image.Image) -> Measurements:
     """Measure one picture (any size, any mode). Deterministic: same pixels, same numbers."""
     small = analysis_copy(image)

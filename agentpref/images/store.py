@@ -74,13 +74,12 @@ class ImageStore:
         return kept if kept.path == p else kept.renamed(p)
 
     def thumbnail(self, ref: ImageRef, size: int = 256) -> str:
-        """A JPEG thumbnail fitting in size x size, as a data URL; made once per image and size."""
+        """A JPEG thumbnail whose long side is `size` (never enlarged), as a data URL; made once
+        per image and size. Cheapest when `size` divides the long side (a 512 px image at 256)."""
         key = (ref.sha256, size)
         url = self._thumbnails.get(key)
         if url is None:
-            thumb = self.add(ref).image().copy()
-            # Pillow's bilinear filter widens with the scale (antialiased): a third of Lanczos's cost.
-            thumb.thumbnail((size, size), Image.Resampling.BILINEAR)
+            thumb = _shrunk(self.add(ref).image(), size)
             buffer = io.BytesIO()
             thumb.save(buffer, format="JPEG", quality=85)
             url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -95,3 +94,15 @@ class ImageStore:
             return self.thumbnail(self.load(path, sha256), size)
         except (ImageError, InputError, OSError):
             return ""
+
+
+def _shrunk(image: Image.Image, size: int) -> Image.Image:
+    """`image` with its long side cut to `size`: first averaged over k x k blocks for the largest
+    whole k that keeps it at least `size` (Pillow's `reduce`: antialiased and ~6x cheaper than a
+    filter over the whole image), then the rest, under 2x, by the bilinear filter."""
+    factor = max(image.size) // size
+    small = image.reduce(factor) if factor >= 2 else image
+    if max(small.size) > size:
+        small = small.copy()  # `thumbnail` works in place; `image` is shared
+        small.thumbnail((size, size), Image.Resampling.BILINEAR)
+    return small

@@ -3,24 +3,28 @@
 
 Each node reads the state, does one step and returns only what it changed; the nodes
 that finish a step a person would look at (profile, assess, finish) also rewrite the run
-folder's files from the record. Side effects are idempotent: a candidate whose image and
-metadata already exist (from a killed attempt) is reused, never generated again.
+folder's files from the record (in the background until the run ends: see `_save`). Side
+effects are idempotent: a candidate whose image and metadata already exist (from a killed
+attempt) is reused, never generated again.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from agentpref.assessors.base import Assessor
+from agentpref.assessors.base import Assessor, Measuring
 from agentpref.assessors.tournament import RankingFailed, check_ranking
 from agentpref.backends import redact_uri, shared_assessor, shared_generator, shared_rewriter
 from agentpref.errors import BackendError, ParseError
 from agentpref.generators.base import GeneratedImage, Generator
+from agentpref.images.measure import edge_density, mean_saturation
 from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.images.references import References, load_references
 from agentpref.images.refs import ImageRef
@@ -29,7 +33,7 @@ from agentpref.io import write_atomic
 from agentpref.judgment import Judgment
 from agentpref.loop.refine import conditioning_for, plan_next_round
 from agentpref.loop.state import Context, PersonalizeState, apply_update, record_of
-from agentpref.profile import UserProfile
+from agentpref.profile import Element, UserProfile
 from agentpref.prompting import compose_prompt as compose
 from agentpref.rewriters import Rewriter
 from agentpref.runs.folder import RunFolder
@@ -42,13 +46,17 @@ from agentpref.runs.record import (
     RunRecord,
     candidate_id,
 )
-from agentpref.runs.report import CARD_THUMBNAIL, write_report
+from agentpref.runs.report import CARD_THUMBNAIL, render_report
 
 # Seeds of iteration k are seed + k * SEED_STRIDE + index: reproducible one by one.
 SEED_STRIDE = 1000
 
 _SHARED_IMAGES = ImageStore()  # for runs without a Context (a served graph)
-_WORKERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="agentpref-save")
+# Twice as many threads as cores: while one waits for the disk (a file's sync), another encodes.
+_WORKERS = ThreadPoolExecutor(max_workers=2 * (os.cpu_count() or 2), thread_name_prefix="agentpref-save")
+_RECORD_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentpref-record")
+_RECORDS: dict[Path, Future[None]] = {}  # a run folder's record files being written (see `_save`)
+_RECORDS_LOCK = threading.Lock()
 
 
 def _context(runtime: Runtime[Context] | None) -> Context | None:
@@ -81,13 +89,39 @@ def _emit(runtime: Runtime[Context] | None, **payload: Any) -> None:
         runtime.stream_writer(payload)
 
 
-def _save(runtime: Runtime[Context] | None, state: PersonalizeState, update: Mapping[str, Any]) -> RunRecord:
-    """Rewrite profile.json, judgments.jsonl, summary.json and report.html as of after `update`."""
+def _save(
+    runtime: Runtime[Context] | None,
+    state: PersonalizeState,
+    update: Mapping[str, Any],
+    *,
+    wait: bool = False,
+) -> RunRecord:
+    """Rewrite profile.json, judgments.jsonl, summary.json and report.html as of after `update`.
+
+    The files are written (and synced to disk) in the background unless `wait`, while the
+    next round is planned and generated; the previous save's are on disk before this one starts
+    (and before the judge is asked again: `_settle`), so after a kill or a crash they are at
+    most one round stale.
+    """
     record = record_of(apply_update(state, update))
     folder = RunFolder(state["run_dir"])
-    folder.write_record(record)
-    write_report(folder, record, _images(runtime))
+    report = render_report(folder, record, _images(runtime))
+    _settle(folder.root)
+    job = _RECORD_WRITER.submit(folder.write_record, record, report)
+    if wait:
+        job.result()
+    else:
+        with _RECORDS_LOCK:
+            _RECORDS[folder.root] = job
     return record
+
+
+def _settle(run_dir: Path) -> None:
+    """Wait for the run's record files under way, raising what stopped them (a full disk)."""
+    with _RECORDS_LOCK:
+        pending = _RECORDS.pop(run_dir, None)
+    if pending is not None:
+        pending.result()
 
 
 def _references(runtime: Runtime[Context] | None, state: PersonalizeState) -> References:
@@ -153,13 +187,14 @@ def _can(generator: Generator) -> frozenset[str]:
     return frozenset(getattr(generator, "conditioning", frozenset()))
 
 
-def _calls(indices: list[int], seed_of: Mapping[int, int], starts: Mapping[int, str]) -> list[list[int]]:
+def _calls(indices: list[int], seed_of: Mapping[int, int], alone: Collection[int]) -> list[list[int]]:
     """Candidates grouped into generator calls: consecutive indices whose seeds follow one another
-    and that start from no image ([0, 1, 3] -> [[0, 1], [3]]); one call makes a group together."""
+    and that are not to be made `alone` (own prompts or a start image) ([0, 1, 3] -> [[0, 1],
+    [3]]); one call makes a group together."""
     calls: list[list[int]] = []
     for i in indices:
         prev = calls[-1][-1] if calls else None
-        if prev == i - 1 and seed_of[i] == seed_of[i - 1] + 1 and i not in starts and prev not in starts:
+        if prev == i - 1 and seed_of[i] == seed_of[i - 1] + 1 and i not in alone and prev not in alone:
             calls[-1].append(i)
         else:
             calls.append([i])
@@ -200,7 +235,25 @@ def _keep(
 def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """The round's candidates: those a killed attempt finished are reused from the folder; the
     rest go to the generator in as few calls as their seeds allow (one per run of consecutive
-    indices, so a batching generator makes them together), each saved as its call returns."""
+    indices, so a batching generator makes them together), each saved as its call returns,
+    while the next call runs. Every file is written before the node ends, so a checkpoint
+    never names a missing one."""
+    saving: list[tuple[int, Future[Candidate]]] = []  # (index, its save), in index order
+    try:
+        return _generate(state, runtime, saving)
+    except BaseException:
+        # A failed call ends the node only once the saves under way have landed and are
+        # logged: a resume reuses them, and never races them to make them again.
+        for _, future in saving:
+            if future.exception() is None:
+                candidate = future.result()
+                RunFolder(state["run_dir"]).log("generated", id=candidate.id, seed=candidate.seed)
+        raise
+
+
+def _generate(
+    state: PersonalizeState, runtime: Runtime[Context], saving: list[tuple[int, Future[Candidate]]]
+) -> dict[str, Any]:
     folder = RunFolder(state["run_dir"])
     current = state["iterations"][-1]
     generator = _generator(runtime, state)
@@ -213,6 +266,14 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
     def finished(index: int, candidate: Candidate) -> None:
         made[index] = candidate
         _emit(runtime, stage="generate", candidate=candidate.id, done=len(made), total=n)
+
+    def saved(wait: bool) -> None:
+        """Record the candidates whose files are written (all of them when `wait`), in order."""
+        while saving and (wait or saving[0][1].done()):
+            index, future = saving.pop(0)
+            candidate = future.result()
+            folder.log("generated", id=candidate.id, seed=candidate.seed)
+            finished(index, candidate)
 
     missing: list[int] = []
     for index in range(n):
@@ -229,7 +290,7 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
     settings, can = _refine_settings(state), _can(generator)
     likes = _references(runtime, state).likes if settings.image_prompt_scale is not None else []
     by_id = {c.id: c for c in state.get("candidates", [])}
-    for run in _calls(missing, seed_of, current.starts_from):
+    for run in _calls(missing, seed_of, {*current.starts_from, *current.variants}):
         first, last = candidate_id(current.iteration, run[0]), candidate_id(current.iteration, run[-1])
         label = first if len(run) == 1 else f"{first}..{last.rsplit('-', 1)[1]}"
 
@@ -237,12 +298,17 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
             _emit(runtime, stage="denoise", candidate=label, step=step, steps=steps)
 
         start = by_id.get(current.starts_from.get(run[0], ""))
+        variant = current.variants.get(run[0])
         conditioning = conditioning_for(
-            settings, likes, store.load(folder.root / start.file, start.sha256) if start else None, can
+            settings,
+            likes,
+            store.load(folder.root / start.file, start.sha256) if start else None,
+            can,
+            variant.variation if variant else None,
         )
         images = generator.generate(
-            current.prompt,
-            negative_prompt=current.negative_prompt or None,
+            variant.prompt if variant else current.prompt,
+            negative_prompt=(variant.negative_prompt if variant else current.negative_prompt) or None,
             n=len(run),
             seed=seed_of[run[0]],
             size=(state["size"][0], state["size"][1]),
@@ -254,16 +320,14 @@ def generate(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, An
             raise BackendError(
                 f"{redact_uri(generator.name)}: asked for {len(run)} images, got {len(images)}"
             )
-        # Encoding and saving run in parallel (zlib and file writes release the GIL); each
-        # candidate is on disk before the node returns, so its checkpoint never names a missing file.
-        kept = [
-            _WORKERS.submit(_keep, folder, store, current, index, image, level, generator.name)
+        # Encoding and saving run in parallel (zlib and file writes release the GIL), and beside
+        # the round's next generator call.
+        saving += [
+            (index, _WORKERS.submit(_keep, folder, store, current, index, image, level, generator.name))
             for index, image in zip(run, images, strict=True)
         ]
-        for index, future in zip(run, kept, strict=True):
-            candidate = future.result()
-            folder.log("generated", id=candidate.id, seed=candidate.seed)
-            finished(index, candidate)
+        saved(wait=False)
+    saved(wait=True)
     return {"candidates": [made[i] for i in sorted(made)]}
 
 
@@ -274,6 +338,7 @@ def _recorded(judgment: Judgment) -> Judgment:
 
 def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     folder = RunFolder(state["run_dir"])
+    _settle(folder.root)  # the judge's time is its own, not shared with the last round's files
     store = _images(runtime)
     current = state["iterations"][-1].model_copy()
     refs = _references(runtime, state)
@@ -288,7 +353,7 @@ def assess(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]
         head = f"iteration {current.iteration} was not assessed, so no best is named"
         current.ranking_judgments = [_recorded(j) for j in err.judgments]
         update = {"iterations": [current], "warnings": [f"{head}: {err}"], "stop_reason": f"{head}: {err}"}
-        _save(runtime, state, update)
+        _save(runtime, state, update, wait=True)
         folder.log("assess-failed", iteration=current.iteration, reason=str(err))
         again = f"{head} (continue with --resume once the assessor answers): {err}"
         raise RankingFailed(again, err.judgments) from None
@@ -351,16 +416,30 @@ def _rewriter(runtime: Runtime[Context] | None, state: PersonalizeState) -> Rewr
 def refine(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     record = record_of(state)
     assert record.profile is not None and record.best is not None
+    folder, store, assessor = RunFolder(state["run_dir"]), _images(runtime), _assessor(runtime, state)
+
+    def measured(candidate: Candidate, element: Element) -> float:
+        ref = store.load(folder.root / candidate.file, candidate.sha256)
+        if isinstance(assessor, Measuring):  # it measured the picture while judging (cached)
+            m = assessor.measure(ref)
+            return m.edge_density if element is Element.DETAIL else m.saturation_mean
+        image = ref.image()
+        return edge_density(image) if element is Element.DETAIL else mean_saturation(image)
+
     following, warnings = plan_next_round(
-        record, _refine_settings(state), _rewriter(runtime, state), _can(_generator(runtime, state))
+        record,
+        _refine_settings(state),
+        _rewriter(runtime, state),
+        _can(_generator(runtime, state)),
+        measured,
     )
-    RunFolder(state["run_dir"]).log("refined", iteration=following.iteration, strategies=following.strategies)
+    folder.log("refined", iteration=following.iteration, strategies=following.strategies)
     return {"iterations": [following], "warnings": warnings}
 
 
 def finish(state: PersonalizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     reason = stop_reason(record_of(state))
     update = {"finished": True, "stop_reason": reason}
-    _save(runtime, state, update)
+    _save(runtime, state, update, wait=True)
     RunFolder(state["run_dir"]).log("finished", reason=reason, best=state.get("best"))
     return update

@@ -9,9 +9,11 @@ Strategies combine (`RefineSettings`), and each round records, in words, which s
 - *a language-model rewriter* (PIGReward): the profile, subject, prompts and the best and
   worst candidates' reasons go to a model, which writes the next prompts; when it fails, the
   round uses feedback rewriting and says why;
-- *exploitation*: half of the round keeps the seeds of the best candidates so far (the
-  refined prompt on a composition that already worked); with img2img, those candidates start
-  from the best images themselves, at the set strength.
+- *exploitation* (term search, `agentpref.loop.search`): the round's candidates keep the
+  seeds of the best candidates so far and each changes one element the judge found weak (a
+  neighbouring term in the direction the measurement missed, another medium or style, more
+  stress, or that element's randomness drawn again); with img2img, each starts from the
+  image it changes, at the set strength. With a rewriter, one candidate keeps its prompts.
 
 Image prompts (IP-Adapter) are no round-to-round change: every round sends the liked
 references, at the set scale, to a generator that takes them (`conditioning_for`).
@@ -19,18 +21,23 @@ references, at the set scale, to a generator that takes them (`conditioning_for`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
 from agentpref.errors import BackendError, ParseError
 from agentpref.generators.base import ImageConditioning
 from agentpref.images.refs import ImageRef
+from agentpref.loop.search import Measured, plan_variants
 from agentpref.profile import ELEMENTS, Element
 from agentpref.prompting import refine_prompt, terms_to_avoid
 from agentpref.rewriters import CandidateFeedback, Rewriter, RewriteRequest
-from agentpref.runs.record import Assessment, Candidate, IterationRecord, RefineSettings, RunRecord
+from agentpref.runs.record import Assessment, IterationRecord, RefineSettings, RunRecord
 
+PARENTS = 2
+"""Candidates term search changes: the best so far, then the second best when the best has
+nothing left to change."""
 MAX_AVOIDED = 8
 """Most terms feedback keeps in the negative prompt (the oldest give way)."""
 MAX_IMAGE_PROMPTS = 4
@@ -80,9 +87,12 @@ def plan_next_round(
     settings: RefineSettings,
     rewriter: Rewriter | None = None,
     can: frozenset[str] = frozenset(),
+    measured: Measured = lambda candidate, element: None,
 ) -> tuple[IterationRecord, list[str]]:
     """The next round, and warnings for the run (a rewriter that failed, a strategy the
-    generator cannot do). `can` is what the generator takes besides a prompt ("img2img")."""
+    generator cannot do). `can` is what the generator takes besides a prompt ("img2img",
+    "variation"); `measured(candidate, element)` is its picture's measured Detail or Saturation
+    (None: unknown), which tells term search in which direction the element missed."""
     assert record.profile is not None
     last = record.iterations[-1]
     best = record.assessment(record.best) if record.best else None
@@ -119,50 +129,62 @@ def plan_next_round(
         emphasis=prompt.emphasis,
         negative_terms=avoided,
     )
-    exploit, notes = _exploitation(record, settings, following, can)
+    # With a rewriter, its prompts keep one candidate of the round (on a new seed).
+    slots = record.n - (1 if rewriter is not None and positive != prompt.positive else 0)
+    searched, notes = _search(record, settings, following, can, slots, avoided, measured)
     strategies += notes
     warnings += [f"round {following.iteration}: {n}" for n in notes if "cannot" in n]
-    return following.model_copy(update={**exploit, "strategies": strategies}), warnings
+    return following.model_copy(update={**searched, "strategies": strategies}), warnings
 
 
-def _exploitation(
-    record: RunRecord, settings: RefineSettings, following: IterationRecord, can: frozenset[str]
-) -> tuple[dict[str, dict[int, int] | dict[int, str]], list[str]]:
-    """Seeds (and img2img starts) for the first half of the next round: the best candidates'."""
-    if not settings.exploit or record.n < 2:
+def _search(
+    record: RunRecord,
+    settings: RefineSettings,
+    following: IterationRecord,
+    can: frozenset[str],
+    slots: int,
+    avoid: list[str],
+    measured: Measured,
+) -> tuple[dict[str, Any], list[str]]:
+    """The first candidates of the next round as one-element changes of the two best so far
+    (`agentpref.loop.search`); with img2img, each starts from the candidate it changes."""
+    if not settings.exploit or slots < 1:
         return {}, []
     img2img = settings.img2img_strength is not None and "img2img" in can
     notes = []
     if settings.img2img_strength is not None and not img2img:
-        notes.append(f"img2img: the generator {record.generator} cannot start from an image; seeds only")
-    last = record.iterations[-1]
-    if not img2img and (following.prompt, following.negative_prompt) == (last.prompt, last.negative_prompt):
-        return {}, [*notes, "exploitation: the prompts did not change, so new seeds instead"]
-    # The best candidates of distinct seeds (an exploited seed's candidate may itself be among the best).
-    by_seed: dict[int, Candidate] = {}
-    for a in _ranked(record):
-        candidate = record.candidate(a.candidate_id)
-        by_seed.setdefault(candidate.seed, candidate)
-    top = list(by_seed.values())[: record.n // 2]
-    seeds = {i: c.seed for i, c in enumerate(top)}
-    starts = {i: c.id for i, c in enumerate(top)} if img2img else {}
+        notes.append(f"img2img: the generator {record.generator} cannot start from an image; prompts only")
+    parents = [(record.candidate(a.candidate_id), a.element_scores) for a in _ranked(record)[:PARENTS]]
+    planned = plan_variants(record, parents, slots, avoid, "variation" in can, measured)
+    if not planned:
+        return {}, [*notes, "term search: nothing left to change; new seeds instead"]
+    seeds = {i: seed for i, (seed, _, _) in enumerate(planned)}
+    variants = {i: variant for i, (_, variant, _) in enumerate(planned)}
+    starts = {i: parent for i, (_, _, parent) in enumerate(planned)} if img2img else {}
+    changes = "; ".join(f"{parent} with {v.change}" for _, v, parent in planned)
+    start_note = f", each starting from it at strength {settings.img2img_strength:g}" if starts else ""
     notes.append(
-        f"exploitation: {len(top)} candidate(s) keep the seeds of {', '.join(c.id for c in top)}"
-        + (f", starting from those images at strength {settings.img2img_strength:g}" if starts else "")
+        f"term search: {len(planned)} candidate(s) change one element of the best{start_note}: {changes}"
     )
-    return {"seeds": seeds, "starts_from": starts}, notes
+    return {"seeds": seeds, "variants": variants, "starts_from": starts}, notes
 
 
 def conditioning_for(
-    settings: RefineSettings, likes: Sequence[ImageRef], start: ImageRef | None, can: frozenset[str]
+    settings: RefineSettings,
+    likes: Sequence[ImageRef],
+    start: ImageRef | None,
+    can: frozenset[str],
+    variation: Mapping[Element, int] | None = None,
 ) -> ImageConditioning | None:
     """What a candidate is given besides its prompt, if anything: the image its img2img starts
-    from, and the first `MAX_IMAGE_PROMPTS` liked references as image prompts (when the
-    generator `can` take them)."""
+    from, the first `MAX_IMAGE_PROMPTS` liked references as image prompts (when the generator
+    `can` take them), and the draws of its elements' randomness term search changed."""
     image_prompts = settings.image_prompt_scale is not None and "image_prompts" in can and likes
-    if start is None and not image_prompts:
+    variation = {e: v for e, v in (variation or {}).items() if v} if "variation" in can else {}
+    if start is None and not image_prompts and not variation:
         return None
     return ImageConditioning(
+        variation=variation,
         init_image=start.image() if start is not None else None,
         strength=settings.img2img_strength or 0.5,
         image_prompts=tuple(r.image() for r in likes[:MAX_IMAGE_PROMPTS]) if image_prompts else (),

@@ -12,8 +12,11 @@
       events.jsonl          append-only log of what happened, for audits and tests
       checkpoints.sqlite    LangGraph checkpoints: `--resume` continues from here
 
-Every file but events.jsonl is written atomically (temp file + rename), so a killed run
-never leaves a half-written image or JSON that a resumed run would trust.
+Every file but events.jsonl is written atomically (temp file + rename) and synced to disk,
+so a killed run never leaves a half-written image or JSON that a resumed run would trust.
+A candidate's files are synced before the step that made them ends: a crash of the machine
+never loses one that a checkpoint names, and one made by a step whose checkpoint it lost is
+reused (`load_candidate` checks its content).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentpref.images.refs import ImageRef
+from pydantic import BaseModel
+
+from agentpref.images.refs import ImageRef, content_hash
 from agentpref.io import write_atomic
 from agentpref.runs.record import Candidate, RunRecord
 
@@ -65,14 +70,22 @@ class RunFolder:
         return path
 
     def load_candidate(self, cid: str) -> Candidate | None:
-        """A candidate a previous (possibly killed) attempt finished, or None."""
+        """A candidate a previous (possibly killed) attempt finished, or None (make it again):
+        its metadata reads and its image holds the content the metadata records. A crash of
+        the machine can leave either cut short; that is logged ("damaged")."""
         image, meta = self.image(cid), self.image_meta(cid)
         if not (image.exists() and meta.exists()):
             return None
         try:
-            return Candidate.model_validate_json(meta.read_text())
-        except ValueError:
-            return None  # unreadable metadata: make the candidate again
+            candidate = Candidate.model_validate_json(meta.read_text())
+            intact = content_hash(image.read_bytes()) == candidate.sha256
+        except (ValueError, OSError) as err:
+            self.log("damaged", id=cid, reason=f"{meta.name}: {type(err).__name__}")
+            return None
+        if not intact:
+            self.log("damaged", id=cid, reason=f"{image.name} does not hold the content {meta.name} records")
+            return None
+        return candidate
 
     def save_candidate(self, candidate: Candidate, png: bytes) -> None:
         # Image first, metadata second: metadata present means the image is complete.
@@ -91,20 +104,29 @@ class RunFolder:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
-    def write_record(self, record: RunRecord) -> None:
-        """profile.json, judgments.jsonl and summary.json, each derived from the record."""
+    def write_record(self, record: RunRecord, report: str) -> None:
+        """profile.json, judgments.jsonl, summary.json and `report` (report.html), each derived
+        from the record."""
         if record.profile is not None:
             write_atomic(self.root / "profile.json", record.profile.model_dump_json(indent=2))
-        lines = [json.dumps({"kind": "assessment", **a.model_dump(mode="json")}) for a in record.assessments]
+        lines = [_line("assessment", {}, a) for a in record.assessments]
         lines += [
-            json.dumps({"kind": "judgment", "iteration": it.iteration, **it.judgment.model_dump(mode="json")})
+            _line("judgment", {"iteration": it.iteration}, it.judgment)
             for it in record.iterations
             if it.judgment is not None
         ]
         lines += [
-            json.dumps({"kind": "ranking-judgment", "iteration": it.iteration, **j.model_dump(mode="json")})
+            _line("ranking-judgment", {"iteration": it.iteration}, j)
             for it in record.iterations
             for j in it.ranking_judgments
         ]
-        write_atomic(self.root / "judgments.jsonl", "".join(line + "\n" for line in lines))
+        write_atomic(self.root / "judgments.jsonl", "".join(lines))
         write_atomic(self.root / "summary.json", record.model_dump_json(indent=2))
+        write_atomic(self.report, report)
+
+
+def _line(kind: str, head: dict[str, Any], model: BaseModel) -> str:
+    """One judgments.jsonl line: its kind and `head` first, then the model's fields (pydantic's
+    own JSON writer: several times faster than json.dumps of a dumped dict)."""
+    fields = model.model_dump_json()
+    return json.dumps({"kind": kind, **head})[:-1] + (", " + fields[1:] if fields != "{}" else "}") + "\n"

@@ -54,15 +54,37 @@ class RefineSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    exploit: bool = Field(True, description="half of each later round keeps the best candidates' seeds")
+    exploit: bool = Field(
+        True, description="later rounds vary the best so far, one element at a time, on its seed"
+    )
     rewriter: str | None = Field(
         None, description="URI of an OpenAI-compatible model that rewrites the prompts (recorded redacted)"
     )
     img2img_strength: float | None = Field(
-        None, gt=0, lt=1, description="exploited candidates start from the best image at this strength"
+        None, gt=0, lt=1, description="term search's candidates start from the image they change, this far"
     )
     image_prompt_scale: float | None = Field(
         None, ge=0, le=2, description="the liked references as IP-Adapter image prompts, at this scale"
+    )
+
+
+class Variant(BaseModel):
+    """A candidate made as the best so far with one element changed (`agentpref.loop.search`).
+
+    `terms`, `emphasis` and `variation` are what the change left in force, counted from the
+    profile: the changes of the candidate it came from plus its own, so a later round builds
+    on them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str
+    negative_prompt: str
+    change: str = Field(description="what was changed and why, in words")
+    terms: dict[Element, str] = Field(default_factory=dict, description="element -> the term used instead")
+    emphasis: dict[Element, int] = Field(default_factory=dict)
+    variation: dict[Element, int] = Field(
+        default_factory=dict, description="element -> which other draw of its randomness (0: the seed's own)"
     )
 
 
@@ -80,10 +102,13 @@ class IterationRecord(BaseModel):
         default_factory=list, description="terms feedback put in the negative prompt (kept for later rounds)"
     )
     seeds: dict[int, int] = Field(
-        default_factory=dict, description="candidate index -> seed, where not the round's own (exploitation)"
+        default_factory=dict, description="candidate index -> seed, where not the round's own (term search)"
     )
     starts_from: dict[int, str] = Field(
         default_factory=dict, description="candidate index -> id of the candidate its img2img starts from"
+    )
+    variants: dict[int, Variant] = Field(
+        default_factory=dict, description="candidate index -> its own prompts, where it changes the best"
     )
     best_candidate: str | None = None
     best_score: float | None = None
