@@ -2,10 +2,13 @@
 
 1. Loop overhead per image at 512 px: a run of `personalize()` whose generator returns
    ready-made photo-like pictures (their PNG encoding costs what a diffusion model's output
-   costs) and whose judge is the embedded `features` assessor; the generator's and the
-   judge's calls are timed, and what is left of the run's wall time, divided by the images
-   made, is the loop's own cost: encoding and saving candidates, hashing, records,
-   checkpoints, report thumbnails. Per image is the slope between a run and one twice as
+   costs) and whose judge is the embedded `features` assessor with those pictures already
+   measured (as with a GPU generator and a GPU judge, the CPU is the loop's: a judge
+   measuring on the CPU meanwhile would make the loop's threads and the judge slow each
+   other, and the subtraction below could not tell whose time was whose); the generator's
+   and the judge's calls are timed, and what is left of the run's wall time, divided by the
+   images made, is the loop's own cost: encoding and saving candidates, hashing, records,
+   checkpoints, report thumbnails, the refine step. Per image is the slope between a run and one twice as
    long, the median over several such pairs; what a run costs once (graph, checkpointer,
    references) is printed beside it.
    Target: at most 10 ms per image at the default PNG level.
@@ -94,10 +97,15 @@ def loop_seconds(iterations: int, n: int, side: int, level: int, out: Path) -> t
     """(the loop's own seconds, the parts' seconds) of one run."""
     import agentpref
     from agentpref.assessors.features.assessor import FeaturesAssessor
+    from agentpref.images.png import encode_png
+    from agentpref.images.refs import ImageRef
 
     pool = [photo_like(seed, (side, side)) for seed in range(iterations * n + 3)]
     generator = Timed(ReadyImages(pool), ["generate"])
-    assessor = Timed(FeaturesAssessor(), ["profile", "rank", "compare", "score"])
+    judge = FeaturesAssessor()
+    for picture in pool:  # measured already, as the loop will save it: the judge's work is its own
+        judge.measure(ImageRef.from_encoded(encode_png(picture, level), picture))
+    assessor = Timed(judge, ["profile", "rank", "compare", "score"])
     start = time.perf_counter()
     agentpref.personalize(
         ROOT / "examples", "a lighthouse at dawn", n=n, iterations=iterations, target=5.0,
