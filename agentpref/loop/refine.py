@@ -158,10 +158,10 @@ def _search(
     planned = plan_variants(record, parents, slots, avoid, "variation" in can, measured)
     if not planned:
         return {}, [*notes, "term search: nothing left to change; new seeds instead"]
-    seeds = {i: seed for i, (seed, _, _) in enumerate(planned)}
-    variants = {i: variant for i, (_, variant, _) in enumerate(planned)}
-    starts = {i: parent for i, (_, _, parent) in enumerate(planned)} if img2img else {}
-    changes = "; ".join(f"{parent} with {v.change}" for _, v, parent in planned)
+    seeds = {i: seed for i, (seed, _) in enumerate(planned)}
+    variants = {i: variant for i, (_, variant) in enumerate(planned)}
+    starts = {i: variant.parent for i, variant in variants.items()} if img2img else {}
+    changes = "; ".join(f"{v.parent} with {v.change}" for v in variants.values())
     start_note = f", each starting from it at strength {settings.img2img_strength:g}" if starts else ""
     notes.append(
         f"term search: {len(planned)} candidate(s) change one element of the best{start_note}: {changes}"

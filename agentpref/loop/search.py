@@ -15,7 +15,8 @@ and everything that worked, and changes one weak element:
   element (`ImageConditioning.variation`), drawn again with everything else kept.
 
 Weakest elements go first, at most `MAX_PER_ELEMENT` changes each per round; a change that
-would remake a picture already made (the same seed, terms, stress and draws) is skipped.
+would remake a picture already made (the same seed, terms, stress and draws), or that is of a
+kind that already made no difference in this run, is skipped.
 Changes accumulate: a variant of a variant keeps its parent's changes. Choices are seeded by
 the run's seed, so a run is reproducible.
 """
@@ -26,13 +27,13 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from agentpref.profile import ELEMENTS, Element, UserProfile
 from agentpref.prompting import compose_prompt, weak_elements
-from agentpref.runs.record import Candidate, RunRecord, Variant
+from agentpref.runs.record import Candidate, RunRecord, Variant, candidate_id
 from agentpref.term_search import MAX_EMPHASIS
 from agentpref.vocabulary import Term, Vocabulary, load_vocabulary
 
@@ -60,6 +61,10 @@ class _Change:
     term: str | None = None
     emphasis: int | None = None
     vary: bool = False
+
+    @property
+    def kind(self) -> Literal["term", "stress", "draw"]:
+        return "draw" if self.vary else "stress" if self.emphasis is not None else "term"
 
 
 def _origin(record: RunRecord, candidate: Candidate) -> _Origin:
@@ -185,6 +190,20 @@ def _made(record: RunRecord) -> set[tuple[object, ...]]:
     return {_key(_origin(record, c)) for c in record.candidates}
 
 
+def _idle(record: RunRecord) -> set[tuple[Element, str]]:
+    """(element, kind) of the changes that made no difference in this run: the picture came out
+    byte for byte its parent's (a generator that ignores a medium's stress, a palette of one
+    colour drawn again). Trying them again would waste a candidate."""
+    by_id = {c.id: c for c in record.candidates}
+    idle = set()
+    for it in record.iterations:
+        for index, variant in it.variants.items():
+            made, parent = by_id.get(candidate_id(it.iteration, index)), by_id.get(variant.parent)
+            if made is not None and parent is not None and made.sha256 == parent.sha256:
+                idle.add((variant.element, variant.kind))
+    return idle
+
+
 def _next_variation(record: RunRecord, seed: int, element: Element) -> int:
     """A draw of `element`'s randomness no candidate of `seed` used yet."""
     used = [0]
@@ -201,13 +220,13 @@ def plan_variants(
     avoid: Sequence[str],
     can_vary: bool,
     measured: Measured = lambda candidate, element: None,
-) -> list[tuple[int, Variant, str]]:
-    """Up to `n` (seed, variant, parent id) for the next round: changes of `parents` (best
+) -> list[tuple[int, Variant]]:
+    """Up to `n` (seed, variant) for the next round: changes of `parents` (best
     first: candidate and its element scores), weakest elements first."""
     assert record.profile is not None
     profile, vocab = record.profile, load_vocabulary()
     iteration = record.iterations[-1].iteration + 1
-    made, planned = _made(record), []
+    made, idle, planned = _made(record), _idle(record), []
     for rank, (parent, scores) in enumerate(parents):
         origin = _origin(record, parent)
         weak = weak_elements(scores, SETTLED)
@@ -220,18 +239,21 @@ def plan_variants(
                     return planned
                 if taken >= MAX_PER_ELEMENT:
                     break
-                variant = _variant(record, origin, change, weak[: k + 1], avoid, profile)
+                if (change.element, change.kind) in idle:
+                    continue
+                variant = _variant(record, parent.id, origin, change, weak[: k + 1], avoid, profile)
                 key = _key(_Origin(origin.seed, variant.terms, variant.emphasis, variant.variation))
                 if key in made:
                     continue
                 made.add(key)
-                planned.append((origin.seed, variant, parent.id))
+                planned.append((origin.seed, variant))
                 taken += 1
     return planned
 
 
 def _variant(
     record: RunRecord,
+    parent: str,
     origin: _Origin,
     change: _Change,
     weak: Sequence[Element],
@@ -253,6 +275,9 @@ def _variant(
     return Variant(
         prompt=prompt.positive,
         negative_prompt=prompt.negative,
+        parent=parent,
+        element=change.element,
+        kind=change.kind,
         change=change.words,
         terms=terms,
         emphasis={e: v for e, v in emphasis.items() if v},

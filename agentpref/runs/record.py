@@ -6,7 +6,7 @@ that holds them is `agentpref.runs.folder`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,6 +80,11 @@ class Variant(BaseModel):
 
     prompt: str
     negative_prompt: str
+    parent: str = Field(description="id of the candidate it changes")
+    element: Element = Field(description="the element it changes")
+    kind: Literal["term", "stress", "draw"] = Field(
+        description="another term, more emphasis, or the element's randomness drawn again"
+    )
     change: str = Field(description="what was changed and why, in words")
     terms: dict[Element, str] = Field(default_factory=dict, description="element -> the term used instead")
     emphasis: dict[Element, int] = Field(default_factory=dict)
