@@ -40,39 +40,39 @@ def test_detail_measured_below_the_liked_range_steps_to_stronger_words_then_othe
     record = _record()
     plain = _measured(detail=0.05)  # Fine is 0.18-0.35
     planned = plan_variants(record, [(record.candidates[0], _scores(detail=0.5))], 4, [], False, plain)
-    changes = [v.change for _, v in planned]
+    changes = [v.change for v in planned]
     assert changes[0].startswith("Detail: fine -> highly detailed (measured edge density 0.05 is below")
     assert changes[1].startswith("Detail: fine -> intricate")
-    assert "highly detailed detail" in planned[0][1].prompt and planned[0][1].terms == {
+    assert "highly detailed detail" in planned[0].prompt and planned[0].terms == {
         Element.DETAIL: "Highly Detailed"
     }
-    assert all(seed == 1000 and v.parent == "it01-c00" and v.element is Element.DETAIL for seed, v in planned)
-    assert [v.kind for _, v in planned] == ["term", "term"]
+    assert all(v.parent == "it01-c00" and v.element is Element.DETAIL for v in planned)
+    assert [v.kind for v in planned] == ["term", "term"]
     assert len(planned) == 2  # at most two changes per element in a round
     too_busy = _measured(detail=0.6)
     down = plan_variants(record, [(record.candidates[0], _scores(detail=0.5))], 4, [], False, too_busy)
-    assert [v.terms[Element.DETAIL] for _, v in down] == ["Textured", "Detailed"]
+    assert [v.terms[Element.DETAIL] for v in down] == ["Textured", "Detailed"]
 
 
 def test_a_weak_medium_tries_other_kinds_never_a_disliked_one_and_says_why() -> None:
     record = _record()
     planned = plan_variants(record, [(record.candidates[0], _scores(artistic_medium=0.4))], 4, [], False)
-    tried = [v.terms[Element.ARTISTIC_MEDIUM] for _, v in planned]
+    tried = [v.terms[Element.ARTISTIC_MEDIUM] for v in planned]
     assert len(tried) == 2 and "Photography" not in tried and "Watercolor" not in tried
-    assert all("(read as 0.4/5)" in v.change for _, v in planned)
+    assert all("(read as 0.4/5)" in v.change for v in planned)
     # A changed guess is named in the prompt, so the generator paints it.
-    assert all(v.terms[Element.ARTISTIC_MEDIUM].lower() in v.prompt.lower() for _, v in planned)
+    assert all(v.terms[Element.ARTISTIC_MEDIUM].lower() in v.prompt.lower() for v in planned)
 
 
 def test_weakest_first_and_a_remade_picture_is_skipped() -> None:
     record = _record()
     scores = _scores(color=2.0, saturation=3.0)
     first = plan_variants(record, [(record.candidates[0], scores)], 4, [], True)
-    assert [v.change.split(":")[0] for _, v in first] == ["Color", "Color", "Saturation", "Saturation"]
-    assert first[1][1].variation == {Element.COLOR: 1}  # the colour decisions drawn again
+    assert [v.change.split(":")[0] for v in first] == ["Color", "Color", "Saturation", "Saturation"]
+    assert first[1].variation == {Element.COLOR: 1}  # the colour decisions drawn again
     # Once made, the same changes are not planned again: the next draws are.
     made = record.model_copy(deep=True)
-    for i, (seed, variant) in enumerate(first):
+    for i, variant in enumerate(first):
         made.candidates.append(
             Candidate(
                 id=f"it02-c{i:02d}",
@@ -80,21 +80,19 @@ def test_weakest_first_and_a_remade_picture_is_skipped() -> None:
                 index=i,
                 file="x.png",
                 sha256="1" * 64,
-                seed=seed,
+                seed=record.candidate(variant.parent).seed,
                 prompt=variant.prompt,
                 negative_prompt=variant.negative_prompt,
                 generator="painter",
             )
         )
     made.iterations.append(
-        IterationRecord(
-            iteration=2, prompt="p", negative_prompt="", variants={i: v for i, (_, v) in enumerate(first)}
-        )
+        IterationRecord(iteration=2, prompt="p", negative_prompt="", variants=dict(enumerate(first)))
     )
     again = plan_variants(made, [(made.candidates[0], scores)], 4, [], True)
-    keys = {(v.prompt, tuple(v.variation.items())) for _, v in again}
-    assert not keys & {(v.prompt, tuple(v.variation.items())) for _, v in first}
-    assert {Element.COLOR: 2} in [v.variation for _, v in again]
+    keys = {(v.prompt, tuple(v.variation.items())) for v in again}
+    assert not keys & {(v.prompt, tuple(v.variation.items())) for v in first}
+    assert {Element.COLOR: 2} in [v.variation for v in again]
 
 
 def test_a_variant_builds_on_its_parent_and_avoided_terms_reach_the_negative_prompt() -> None:
@@ -106,7 +104,7 @@ def test_a_variant_builds_on_its_parent_and_avoided_terms_reach_the_negative_pro
     )  # fmt: skip
     record.iterations[0] = record.iterations[0].model_copy(update={"variants": {0: parent}})
     planned = plan_variants(record, [(record.candidates[0], _scores(color=1.0))], 1, ["Scarlet"], False)
-    ((_, variant),) = planned
+    (variant,) = planned
     assert variant.terms == {Element.DETAIL: "Intricate"} and variant.emphasis == {Element.COLOR: 2}
     assert "intricate detail" in variant.prompt and "scarlet" in variant.negative_prompt
 
@@ -127,8 +125,8 @@ def test_a_kind_of_change_that_made_no_difference_is_not_tried_again() -> None:
         IterationRecord(iteration=2, prompt="p", negative_prompt="", variants={0: stressed})
     )
     planned = plan_variants(record, [(same, _scores(color=2.0))], 4, [], True)
-    assert [(v.element, v.kind) for _, v in planned] == [(Element.COLOR, "draw")]
+    assert [(v.element, v.kind) for v in planned] == [(Element.COLOR, "draw")]
     different = record.model_copy(deep=True)
     different.candidates[1] = same.model_copy(update={"sha256": "2" * 64})
     again = plan_variants(different, [(different.candidates[1], _scores(color=2.0))], 4, [], True)
-    assert (again[0][1].kind, again[0][1].emphasis) == ("stress", {Element.COLOR: 2})
+    assert (again[0].kind, again[0].emphasis) == ("stress", {Element.COLOR: 2})

@@ -131,7 +131,7 @@ def plan_next_round(
     )
     # With a rewriter, its prompts keep one candidate of the round (on a new seed).
     slots = record.n - (1 if rewriter is not None and positive != prompt.positive else 0)
-    searched, notes = _search(record, settings, following, can, slots, avoided, measured)
+    searched, notes = _search(record, settings, can, slots, avoided, measured)
     strategies += notes
     warnings += [f"round {following.iteration}: {n}" for n in notes if "cannot" in n]
     return following.model_copy(update={**searched, "strategies": strategies}), warnings
@@ -140,7 +140,6 @@ def plan_next_round(
 def _search(
     record: RunRecord,
     settings: RefineSettings,
-    following: IterationRecord,
     can: frozenset[str],
     slots: int,
     avoid: list[str],
@@ -158,8 +157,8 @@ def _search(
     planned = plan_variants(record, parents, slots, avoid, "variation" in can, measured)
     if not planned:
         return {}, [*notes, "term search: nothing left to change; new seeds instead"]
-    seeds = {i: seed for i, (seed, _) in enumerate(planned)}
-    variants = {i: variant for i, (_, variant) in enumerate(planned)}
+    variants = dict(enumerate(planned))
+    seeds = {i: record.candidate(v.parent).seed for i, v in variants.items()}
     starts = {i: variant.parent for i, variant in variants.items()} if img2img else {}
     changes = "; ".join(f"{v.parent} with {v.change}" for v in variants.values())
     start_note = f", each starting from it at strength {settings.img2img_strength:g}" if starts else ""

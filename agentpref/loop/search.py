@@ -220,8 +220,8 @@ def plan_variants(
     avoid: Sequence[str],
     can_vary: bool,
     measured: Measured = lambda candidate, element: None,
-) -> list[tuple[int, Variant]]:
-    """Up to `n` (seed, variant) for the next round: changes of `parents` (best
+) -> list[Variant]:
+    """Up to `n` variants for the next round (each made on its parent's seed): changes of `parents` (best
     first: candidate and its element scores), weakest elements first."""
     assert record.profile is not None
     profile, vocab = record.profile, load_vocabulary()
@@ -246,7 +246,7 @@ def plan_variants(
                 if key in made:
                     continue
                 made.add(key)
-                planned.append((origin.seed, variant))
+                planned.append(variant)
                 taken += 1
     return planned
 
