@@ -36,7 +36,8 @@ import numpy as np
 from agentpref.assessors.features.assessor import FeaturesAssessor
 from agentpref.assessors.features.distances import DETAIL_TIERS
 from agentpref.generators.painter.generator import PainterGenerator
-from agentpref.images.measure import LAYOUT_FEATURES, TEXTURE_FEATURES, measure
+from agentpref.images.composition import LAYOUT_FEATURES
+from agentpref.images.measure import TEXTURE_FEATURES, measure
 from agentpref.images.references import References
 from agentpref.images.refs import ImageRef
 from agentpref.profile import Element, Profile, UserProfile

@@ -581,7 +581,8 @@ def test_numpy_pixels_are_images_and_odd_arrays_are_named() -> None:
 
 def test_the_quick_detail_and_saturation_readings_are_the_measurements_the_judge_uses() -> None:
     """Term search reads a candidate's detail and saturation cheaply; they must be the judge's numbers."""
-    from agentpref.images.measure import edge_density, mean_saturation, measure
+    from agentpref.images.measure import measure
+    from agentpref.images.pixels import edge_density, mean_saturation
 
     rng = np.random.default_rng(3)
     for side in (64, 300, 700):

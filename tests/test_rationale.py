@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from agentpref.assessors.features.fit import fit_score, side_distance
 from agentpref.assessors.features.rationale import reason
-from agentpref.images.measure import LAYOUT_FEATURES, TEXTURE_FEATURES, Measurements, PaletteColor
+from agentpref.images.composition import LAYOUT_FEATURES
+from agentpref.images.measure import TEXTURE_FEATURES, Measurements, PaletteColor
 from agentpref.profile import ELEMENTS, Element, Profile
 from agentpref.vocabulary import LIGHTNESS_KEYS, load_vocabulary, srgb_to_lab
 

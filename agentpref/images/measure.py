@@ -4,7 +4,8 @@ Everything the `features` assessor knows about an image comes from here, and the
 `painter` generator checks its own output with the same functions, so what the painter
 means by "Muted" or "Fine" is exactly what the assessor measures. Quantities named in
 `agentpref.vocabulary` (HSV saturation, HSV value, edge density) follow its definitions
-to the letter; the rest (texture and layout statistics) are defined here.
+to the letter (`images.pixels`); texture statistics are defined here, layout statistics in
+`images.composition`.
 
 All work happens on a copy resized to 256 px on the long side, so any input size costs
 about the same (~20-30 ms). Results are cached per image content hash (`measure_ref`).
@@ -24,20 +25,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from agentpref.images.composition import layout
+from agentpref.images.pixels import EDGE_THRESHOLD, analysis_copy, box, gray01, hsv_sv, sobel
 from agentpref.lru import LRU
 from agentpref.vocabulary import load_vocabulary, srgb_to_lab
 
 if TYPE_CHECKING:
     from agentpref.images.refs import ImageRef
 
-ANALYSIS_SIDE = 256
-"""Long side (px) every measurement works at; the vocabulary's edge density is defined at this size."""
-EDGE_THRESHOLD = 0.1
 PALETTE_SIZE = 5
 ORIENTATION_BINS = 12
 
-# Texture and layout features: the features assessor recognises a medium and a composition
-# from them (their prototypes are in agentpref.assessors.features.distances).
+# Texture features: the features assessor recognises a medium from them (its prototypes are
+# in agentpref.assessors.features.prototypes).
 TEXTURE_FEATURES: tuple[str, ...] = (
     "flat_fraction",
     "grain",
@@ -49,13 +49,6 @@ TEXTURE_FEATURES: tuple[str, ...] = (
     "dark_line_fraction",
     "hf_ratio",
     "paper_fraction",
-)
-LAYOUT_FEATURES: tuple[str, ...] = (
-    "band_ratio",
-    "radial_ratio",
-    "center_contrast",
-    "symmetry",
-    "region_scale",
 )
 
 
@@ -104,61 +97,6 @@ class Measurements:
             if p.weight >= min_weight:
                 names[p.term] = names.get(p.term, 0.0) + p.weight
         return [n for n, _ in sorted(names.items(), key=lambda kv: -kv[1])][:limit]
-
-
-# -- pixel-level helpers (shared with the painter) ----------------------------------------
-
-
-def analysis_copy(image: Image.Image, side: int = ANALYSIS_SIDE) -> Image.Image:
-    """RGB copy resized (bilinear) so the long side is `side` px, as the vocabulary defines."""
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    w, h = rgb.size
-    scale = side / max(w, h)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if size == rgb.size:
-        return rgb.copy()
-    # reducing_gap keeps big inputs fast (a box pre-reduction, then bilinear) at no visible cost.
-    return rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0 if scale < 0.34 else None)
-
-
-def hsv_sv(rgb01: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """HSV saturation and value of an (..., 3) array in 0..1, as the vocabulary defines them."""
-    mx = rgb01.max(axis=-1)
-    mn = rgb01.min(axis=-1)
-    s = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-12), 0.0)
-    return s, mx
-
-
-def sobel(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sobel gx, gy of a 2-D array (edge-replicated), each kernel divided by 8."""
-    p = np.pad(gray, 1, mode="edge")
-    left, right = p[:, :-2], p[:, 2:]
-    top, bottom = p[:-2, :], p[2:, :]
-    gx = ((right[:-2] + 2 * right[1:-1] + right[2:]) - (left[:-2] + 2 * left[1:-1] + left[2:])) / 8.0
-    gy = (
-        (bottom[:, :-2] + 2 * bottom[:, 1:-1] + bottom[:, 2:]) - (top[:, :-2] + 2 * top[:, 1:-1] + top[:, 2:])
-    ) / 8.0
-    return gx, gy
-
-
-def gray01(small: Image.Image) -> np.ndarray:
-    return np.asarray(small.convert("L"), dtype=np.float32) / 255.0
-
-
-def edge_density(image: Image.Image) -> float:
-    """The vocabulary's edge density: fraction of Sobel magnitudes > 0.1 at 256 px long side."""
-    gx, gy = sobel(gray01(analysis_copy(image)))
-    return float(np.mean(np.hypot(gx, gy) > EDGE_THRESHOLD))
-
-
-def _box(a: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r+1)^2 window (edge-replicated), via cumulative sums."""
-    p = np.pad(a, r, mode="edge").astype(np.float64)
-    c = np.cumsum(np.cumsum(p, axis=0), axis=1)
-    c = np.pad(c, ((1, 0), (1, 0)))
-    n = 2 * r + 1
-    s = c[n:, n:] - c[:-n, n:] - c[n:, :-n] + c[:-n, :-n]
-    return (s / (n * n)).astype(np.float32)
 
 
 # -- the parts of a measurement ------------------------------------------------------------
@@ -280,10 +218,10 @@ def _texture(
     else:
         entropy, axis, dominant = 1.0, 0.0, 0.0
     # Grain: the noise floor away from edges (paper, film, brush relief, spray).
-    lap = np.abs(gray - _box(gray, 1))
+    lap = np.abs(gray - box(gray, 1))
     grain = float(np.median(lap[weak])) if np.any(weak) else float(np.median(lap))
     # Dark thin lines (hatching, ink): pixels much darker than their 5x5 neighbourhood.
-    dark_line = float(np.mean(gray < _box(gray, 2) - 0.08))
+    dark_line = float(np.mean(gray < box(gray, 2) - 0.08))
     dx = np.abs(np.diff(gray, axis=1)) > 0.03
     dy = np.abs(np.diff(gray, axis=0)) > 0.03
     blockiness = 0.5 * (_comb_strength(dx.mean(axis=0)) + _comb_strength(dy.mean(axis=1)))
@@ -302,51 +240,6 @@ def _texture(
     }
 
 
-def _layout(lab: np.ndarray, mag: np.ndarray) -> dict[str, float]:
-    """Composition statistics: horizontal banding, radial structure, a central figure, symmetry."""
-    h, w, _ = lab.shape
-    rows = lab.mean(axis=1)
-    cols = lab.mean(axis=0)
-    vr, vc = float(rows.var(axis=0).sum()), float(cols.var(axis=0).sum())
-    band = vr / (vr + vc) if vr + vc > 1e-6 else 0.5
-    yy, xx = np.mgrid[0:h, 0:w]
-    dy, dx = (yy - (h - 1) / 2) / (h / 2), (xx - (w - 1) / 2) / (w / 2)
-    r = np.hypot(dx, dy)
-    rbin = np.minimum((r / 1.0 * 8).astype(int), 8)
-    abin = (np.mod(np.arctan2(dy, dx), 2 * np.pi) / (2 * np.pi) * 8).astype(int) % 8
-    flat = lab.reshape(-1, 3)
-
-    def between(bin_index: np.ndarray, n: int) -> float:
-        idx = bin_index.ravel()
-        cnt = np.bincount(idx, minlength=n).astype(np.float64)
-        means = np.stack([np.bincount(idx, flat[:, c], minlength=n) for c in range(3)], -1)
-        ok = cnt > 0
-        m = means[ok] / cnt[ok, None]
-        return float((((m - flat.mean(0)) ** 2).sum(1) * cnt[ok]).sum() / cnt.sum())
-
-    var_r, var_a = between(rbin, 9), between(abin, 8)
-    radial = var_r / (var_r + var_a) if var_r + var_a > 1e-6 else 0.5
-    center = r < 0.45
-    border = r > 0.85
-    contrast = float(np.linalg.norm(flat[center.ravel()].mean(0) - flat[border.ravel()].mean(0))) / 100.0
-    mirror = float(np.abs(lab - lab[:, ::-1]).mean()) / 50.0
-    # Typical region size: edge pixels per image side; big flat regions -> small value.
-    region = float(np.sqrt(np.mean(mag > EDGE_THRESHOLD)))
-    return {
-        "band_ratio": band,
-        "radial_ratio": radial,
-        "center_contrast": min(contrast, 1.5),
-        "symmetry": max(0.0, 1.0 - mirror),
-        "region_scale": region,
-    }
-
-
-def mean_saturation(image: Image.Image) -> float:
-    """The vocabulary's saturation: mean HSV saturation at 256 px long side (`saturation_mean`)."""
-    s, _ = hsv_sv(np.asarray(analysis_copy(image), dtype=np.float32) / 255.0)
-    return float(s.mean())
-
-
 def measure(image: Image.Image) -> Measurements:
     """Measure one picture (any size, any mode). Deterministic: same pixels, same numbers."""
     small = analysis_copy(image)
@@ -357,11 +250,6 @@ def measure(image: Image.Image) -> Measurements:
     gx, gy = sobel(gray)
     mag = np.hypot(gx, gy)
     hf = _hf_ratio(gray)
-    # Layout works on a 64 px thumbnail: composition is coarse, and this keeps it cheap.
-    thumb = np.asarray(
-        small.resize((max(8, small.width // 4), max(8, small.height // 4)), Image.Resampling.BOX)
-    )
-    thumb_lab = srgb_to_lab(thumb.astype(np.float64))
     return Measurements(
         width=image.width,
         height=image.height,
@@ -373,13 +261,8 @@ def measure(image: Image.Image) -> Measurements:
         edge_density=round(float(np.mean(mag > EDGE_THRESHOLD)), 5),
         hf_ratio=round(hf, 5),
         texture={k: round(x, 5) for k, x in _texture(rgb01, gray, mag, gx, gy, s, v, hf).items()},
-        layout={k: round(x, 5) for k, x in _layout(thumb_lab, _thumb_mag(thumb)).items()},
+        layout={k: round(x, 5) for k, x in layout(small).items()},
     )
-
-
-def _thumb_mag(thumb: np.ndarray) -> np.ndarray:
-    gx, gy = sobel(thumb.astype(np.float32).mean(-1) / 255.0)
-    return np.hypot(gx, gy)
 
 
 # -- cache ----------------------------------------------------------------------------------

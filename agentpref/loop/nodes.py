@@ -24,7 +24,7 @@ from agentpref.assessors.tournament import RankingFailed, check_ranking
 from agentpref.backends import redact_uri, shared_assessor, shared_generator, shared_rewriter
 from agentpref.errors import BackendError, ParseError
 from agentpref.generators.base import GeneratedImage, Generator
-from agentpref.images.measure import edge_density, mean_saturation
+from agentpref.images.pixels import edge_density, mean_saturation
 from agentpref.images.png import DEFAULT_LEVEL
 from agentpref.images.references import References, load_references
 from agentpref.images.refs import ImageRef

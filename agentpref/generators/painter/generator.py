@@ -36,7 +36,7 @@ from agentpref.generators.painter.plan import AVOID_DELTA_E, Plan, make_plan
 from agentpref.generators.painter.streams import Variation, decision_streams
 from agentpref.generators.painter.tone import tone
 from agentpref.generators.painter.treat import surface, treat
-from agentpref.images.measure import edge_density, hsv_sv
+from agentpref.images.pixels import edge_density, hsv_sv
 from agentpref.profile import Element, UserProfile
 from agentpref.vocabulary import srgb_to_lab
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from agentpref.generators.painter.plan import outside
-from agentpref.images.measure import analysis_copy, hsv_sv
+from agentpref.images.pixels import analysis_copy, hsv_sv
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 

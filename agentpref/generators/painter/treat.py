@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from agentpref.generators.painter.compose import smooth_noise
-from agentpref.images.measure import ANALYSIS_SIDE
+from agentpref.images.pixels import ANALYSIS_SIDE
 
 PAPER = np.array([0.96, 0.95, 0.91], dtype=np.float32)
 
